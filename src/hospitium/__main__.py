@@ -1,0 +1,5 @@
+import sys
+
+from hospitium.cli import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""The API's error envelope: every error answers
+``{"error": {"code", "message", "category", "fields", "request_id"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from hospitium.core.context import current_request_id
+from hospitium.core.errors import Category, HospitiumError, InternalError
+
+logger = logging.getLogger(__name__)
+
+# DRF exception class → (category, stable code). The first match in order wins.
+_DRF_MAP: list[tuple[type[drf.APIException], Category, str]] = [
+    (drf.ValidationError, Category.VALIDATION, "validation_error"),
+    (drf.ParseError, Category.VALIDATION, "malformed_request"),
+    (drf.UnsupportedMediaType, Category.VALIDATION, "unsupported_media_type"),
+    (drf.NotAcceptable, Category.VALIDATION, "not_acceptable"),
+    (drf.MethodNotAllowed, Category.VALIDATION, "method_not_allowed"),
+    (drf.NotAuthenticated, Category.AUTHENTICATION, "not_authenticated"),
+    (drf.AuthenticationFailed, Category.AUTHENTICATION, "authentication_failed"),
+    (drf.PermissionDenied, Category.PERMISSION, "permission_denied"),
+    (drf.NotFound, Category.NOT_FOUND, "not_found"),
+    (drf.Throttled, Category.PERMISSION, "throttled"),
+]
+
+
+def envelope(
+    *, code: str, message: str, category: str, fields: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "category": category,
+            "fields": fields or {},
+            "request_id": current_request_id(),
+        }
+    }
+
+
+def error_json(exc: HospitiumError) -> JsonResponse:
+    """A plain Django JSON response for a HospitiumError (outside DRF views)."""
+    return JsonResponse(envelope(**exc.as_dict()), status=exc.http_status)  # type: ignore[arg-type]
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn DRF's nested error detail into ``{"field.sub": ["message", ...]}``."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(_flatten(value, name))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return {prefix or "non_field_errors": [str(item) for item in detail]}
+        out = {}
+        for index, item in enumerate(detail):
+            out.update(_flatten(item, f"{prefix}.{index}" if prefix else str(index)))
+        return out
+    return {prefix or "non_field_errors": [str(detail)]}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF's EXCEPTION_HANDLER: every exception becomes the envelope; unknown ones are logged."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, HospitiumError):
+        return Response(envelope(**exc.as_dict()), status=exc.http_status)  # type: ignore[arg-type]
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        exc = drf.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, drf.APIException):
+        category, code = Category.SYSTEM, "error"
+        for klass, cat, stable in _DRF_MAP:
+            if isinstance(exc, klass):
+                category, code = cat, stable
+                break
+        if isinstance(exc, drf.ValidationError):
+            fields = _flatten(exc.detail)
+            message = "Some of the input is not valid."
+        else:
+            fields = {}
+            message = str(exc.detail)
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+        if getattr(exc, "wait", None) is not None:
+            headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+        body = envelope(code=code, message=message, category=str(category), fields=fields)
+        return Response(body, status=exc.status_code, headers=headers)
+    logger.exception("unhandled error in API view")
+    internal = InternalError()
+    return Response(envelope(**internal.as_dict()), status=internal.http_status)  # type: ignore[arg-type]

@@ -1,0 +1,99 @@
+"""`hospitium run`: migrate, set up demo hospitals if there are none, serve the web app (gunicorn)
+and the background worker (Huey) until interrupted."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from hospitium.core.demo import read_credentials, setup_demo
+from hospitium.tenancy.migration import fleet_migrate
+from hospitium.tenancy.models import Hospital
+
+
+class Command(BaseCommand):
+    help = "Migrate, create demo hospitals if there are none, and serve the web app and the worker."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-demo", action="store_true", help="do not create demo hospitals")
+        parser.add_argument("--web-workers", type=int, default=2)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port = options["host"], options["port"]
+        if not 0 < port < 65536:
+            raise CommandError(f"--port must be between 1 and 65535; got {port}")
+        result = fleet_migrate(progress=sys.stderr.isatty())
+        self.stdout.write(
+            f"migrated: {result.checked} hospitals checked, {result.behind} behind, "
+            f"{len(result.failures)} failed"
+        )
+        for failure in result.failures:
+            self.stderr.write(f"  hospital {failure.code} failed to migrate: {failure.error}")
+        if not options["no_demo"] and not Hospital.objects.exists():
+            self.stdout.write("no hospitals yet: creating two demo hospitals with synthetic data")
+            setup_demo()
+        self._print_logins(host, port)
+        self._serve(host, port, options["web_workers"])
+
+    def _print_logins(self, host: str, port: int) -> None:
+        base = f"http://{host}:{port}"
+        self.stdout.write(f"\nHospitium is starting on {base}  (Ctrl+C stops it)")
+        self.stdout.write(f"  platform admin: {base}/admin/")
+        for login in read_credentials():
+            if login.where == "platform":
+                self.stdout.write(f"    sign in as {login.email} / {login.password}")
+        for login in read_credentials():
+            if login.where == "hospital":
+                site = f"http://{login.code.lower()}.localhost:{port}"
+                self.stdout.write(f"  hospital {login.code}: {site}/api/docs/")
+                self.stdout.write(
+                    f"    sign in at {site}/api/auth/login/ as {login.email} / {login.password}"
+                )
+        self.stdout.write("")
+
+    def _serve(self, host: str, port: int, web_workers: int) -> None:
+        web = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "hospitium.wsgi:application",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                str(web_workers),
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+            ]
+        )
+        worker = subprocess.Popen([sys.executable, "-m", "hospitium", "run_huey", "--quiet"])
+        children = [web, worker]
+
+        def stop(signum: int, frame: Any) -> None:
+            for child in children:
+                if child.poll() is None:
+                    child.terminate()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.2)
+        finally:
+            stop(signal.SIGTERM, None)
+            for child in children:
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        if web.returncode not in (0, -signal.SIGTERM, None):
+            raise CommandError(f"the web server stopped with status {web.returncode}")

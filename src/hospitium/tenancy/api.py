@@ -1,0 +1,17 @@
+"""The addressed hospital, as the API sees it."""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hospitium.tenancy.context import current_hospital
+
+
+class CurrentHospitalView(APIView):
+    """The hospital this request addresses (by host or X-Hospital)."""
+
+    def get(self, request: Request) -> Response:
+        ref = current_hospital()
+        return Response({"code": ref.code, "name": ref.name, "status": ref.status})

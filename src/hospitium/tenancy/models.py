@@ -1,0 +1,94 @@
+"""Platform rows that describe hospitals: the hospital itself and the host names it answers on."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length, Lower, Upper
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+
+from hospitium.tenancy.context import HospitalRef
+
+
+class Hospital(models.Model):
+    """One tenant. Created only by ``hospitium.tenancy.provisioning.hospital_create``."""
+
+    class Status(models.TextChoices):
+        PROVISIONING = "provisioning", "Provisioning"
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived (read-only)"
+        FAILED = "failed", "Failed"
+
+    code = models.CharField(
+        max_length=32,
+        unique=True,
+        help_text="2–32 characters of A–Z, 0–9 and _. Never changes.",
+    )
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROVISIONING)
+    status_reason = models.TextField(blank=True, default="")
+    #: Placement: the server the store is on ("" for the embedded SQLite default) and the store's
+    #: name there (a file name under HOSPITIUM_HOME/hospitals, or a PostgreSQL schema).
+    server = models.CharField(max_length=64, blank=True, default="")
+    store_name = models.CharField(max_length=255)
+    #: Fingerprint of the hospital migration set the store is at; "" when unknown.
+    migration_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            # The character set (A–Z, 0–9, _) is checked by provisioning; the database guarantees
+            # what it can express portably: length and upper case.
+            models.CheckConstraint(
+                condition=Q(GreaterThanOrEqual(Length("code"), 2))
+                & Q(LessThanOrEqual(Length("code"), 32))
+                & Q(code=Upper("code")),
+                name="hospital_code_shape",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["provisioning", "active", "archived", "failed"]),
+                name="hospital_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+    def as_ref(self) -> HospitalRef:
+        return HospitalRef(
+            id=self.pk,
+            code=self.code,
+            name=self.name,
+            status=self.status,
+            server=self.server,
+            store_name=self.store_name,
+        )
+
+
+class Domain(models.Model):
+    """A host name a hospital answers on; unique across the platform, one primary per hospital."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="domains")
+    host = models.CharField(max_length=253, unique=True)
+    is_primary = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_primary", "host"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hospital"],
+                condition=Q(is_primary=True),
+                name="domain_one_primary_per_hospital",
+            ),
+            models.CheckConstraint(condition=Q(host=Lower("host")), name="domain_lowercase"),
+            models.CheckConstraint(
+                condition=Q(GreaterThanOrEqual(Length("host"), 1)), name="domain_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.host

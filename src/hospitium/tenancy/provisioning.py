@@ -1,0 +1,399 @@
+"""The life of a hospital: create (validate first, clone the store, undo everything on failure),
+archive (read-only) and repair (finish or clean up an attempt that did not complete).
+
+Provisioning spans a file and the platform store, which no single transaction covers. So each
+step records what it made, and a failure at any step removes exactly that; only when the clean-up
+itself fails is the hospital left ``failed``, with the reason, for ``repair``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from hospitium.accounts.models import Membership, Role, User, normalize_email
+from hospitium.core.errors import ValidationFailed
+from hospitium.tenancy import stores
+from hospitium.tenancy.errors import (
+    DomainTaken,
+    HospitalCodeTaken,
+    InvalidDomain,
+    InvalidHospitalCode,
+    ProvisioningFailed,
+    RepairNotNeeded,
+)
+from hospitium.tenancy.integrity import unguarded_platform_delete
+from hospitium.tenancy.migration import ensure_template, hospital_fingerprint, migrate_store
+from hospitium.tenancy.models import Domain, Hospital
+from hospitium.tenancy.selectors import forget_cached_hospitals, hospital_get
+
+logger = logging.getLogger(__name__)
+
+CODE_PATTERN = re.compile(r"^[A-Z0-9_]{2,32}$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+#: A hospital still provisioning after this long is presumed abandoned (its process died).
+STALE_PROVISIONING = timedelta(minutes=2)
+
+
+@dataclass
+class NewHospital:
+    """Validated input for provisioning."""
+
+    code: str
+    name: str
+    hosts: list[str]
+    admin_email: str | None
+    admin_password: str | None
+
+
+@dataclass
+class ProvisionResult:
+    hospital: Hospital
+    admin: User | None = None
+    #: Set only when provisioning generated the admin's password: show it once, then forget it.
+    generated_password: str | None = None
+    admin_created: bool = False
+
+
+@dataclass
+class _Attempt:
+    """What one provisioning attempt has made so far, so that a failure can remove exactly it."""
+
+    hospital_id: int | None = None
+    store: Path | None = None
+    user_id: int | None = None
+    steps: list[str] = field(default_factory=list)
+
+
+def _checkpoint(step: str) -> None:
+    """A named point between provisioning steps. Tests replace it to inject a failure."""
+
+
+def validate_code(code: str) -> str:
+    """Return the code unchanged if it is 2–32 characters of A–Z, 0–9 and _; else raise."""
+    if not isinstance(code, str) or not CODE_PATTERN.match(code):
+        raise InvalidHospitalCode(
+            f"Hospital code {code!r} is not valid: use 2–32 characters of A–Z, 0–9 and _.",
+            fields={"code": ["Use 2–32 characters of A–Z, 0–9 and _ (upper case)."]},
+        )
+    return code
+
+
+def normalize_host(host: str) -> str:
+    """Lower-case a host name and check its shape (labels of a–z, 0–9 and -; no port)."""
+    candidate = host.strip().lower().rstrip(".")
+    labels = candidate.split(".")
+    if not candidate or len(candidate) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise InvalidDomain(
+            f"{host!r} is not a valid host name.",
+            fields={"domains": [f"{host!r} is not a valid host name (no scheme, port or path)."]},
+        )
+    return candidate
+
+
+def validate_new_hospital(
+    *,
+    code: str,
+    name: str,
+    domains: Sequence[str],
+    admin_email: str | None = None,
+    admin_password: str | None = None,
+) -> NewHospital:
+    """Check everything before anything is created. Raises a validation or conflict error."""
+    validate_code(code)
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed(
+            "A hospital needs a name of 1–200 characters.",
+            fields={"name": ["Give the hospital a name of 1–200 characters."]},
+        )
+    if not domains:
+        raise InvalidDomain(
+            "A hospital needs at least one domain.",
+            fields={"domains": ["Give at least one host name."]},
+        )
+    hosts: list[str] = []
+    for raw in domains:
+        host = normalize_host(raw)
+        if host in hosts:
+            raise InvalidDomain(
+                f"Domain {host} is given twice.", fields={"domains": [f"{host} is given twice."]}
+            )
+        hosts.append(host)
+    if Hospital.objects.filter(code=code).exists():
+        raise HospitalCodeTaken(
+            f"Hospital code {code} is already taken.", fields={"code": ["Already taken."]}
+        )
+    holders = dict(
+        Domain.objects.filter(host__in=hosts).values_list("host", "hospital__code").order_by("host")
+    )
+    if holders:
+        host, holder = next(iter(holders.items()))
+        raise DomainTaken(
+            f"Domain {host} is already used by hospital {holder}.",
+            fields={
+                "domains": [f"{h} is already used by hospital {c}." for h, c in holders.items()]
+            },
+        )
+    email: str | None = None
+    if admin_email is not None:
+        email = normalize_email(admin_email)
+        try:
+            validate_email(email)
+        except DjangoValidationError:
+            raise ValidationFailed(
+                f"{admin_email!r} is not a valid email address.",
+                fields={"admin_email": ["Enter a valid email address."]},
+            ) from None
+        if admin_password is not None and not User.objects.filter(email=email).exists():
+            try:
+                validate_password(admin_password, User(email=email))
+            except DjangoValidationError as exc:
+                raise ValidationFailed(
+                    "The admin password is too weak: " + " ".join(exc.messages),
+                    fields={"admin_password": list(exc.messages)},
+                ) from None
+    elif admin_password is not None:
+        raise ValidationFailed(
+            "An admin password was given without an admin email.",
+            fields={"admin_email": ["Required when a password is given."]},
+        )
+    return NewHospital(code, name, hosts, email, admin_password)
+
+
+def hospital_create(
+    *,
+    code: str,
+    name: str,
+    domains: Sequence[str],
+    admin_email: str | None = None,
+    admin_password: str | None = None,
+) -> ProvisionResult:
+    """Create a hospital, ready to use, or nothing at all.
+
+    Raises InvalidHospitalCode, InvalidDomain, ValidationFailed, HospitalCodeTaken or DomainTaken
+    (nothing created), or ProvisioningFailed (everything this attempt made has been removed, or,
+    if even that failed, the hospital is marked failed for ``repair``).
+    """
+    new = validate_new_hospital(
+        code=code,
+        name=name,
+        domains=domains,
+        admin_email=admin_email,
+        admin_password=admin_password,
+    )
+    attempt = _Attempt()
+    try:
+        _checkpoint("record")
+        hospital = _record(new, attempt)
+        _checkpoint("store")
+        _clone_store(hospital, attempt)
+        _checkpoint("admin")
+        result = ProvisionResult(hospital=hospital)
+        with transaction.atomic(durable=True):
+            if new.admin_email:
+                _add_admin(new, hospital, result, attempt)
+            _checkpoint("activate")
+            hospital.status = Hospital.Status.ACTIVE
+            hospital.migration_fingerprint = hospital_fingerprint()
+            hospital.save(update_fields=["status", "migration_fingerprint", "updated_at"])
+    except BaseException as exc:
+        _undo(attempt, exc)
+        if isinstance(exc, HospitalCodeTaken | DomainTaken | ProvisioningFailed):
+            raise
+        raise ProvisioningFailed(
+            f"Hospital {new.code} could not be created (failed while {_doing(attempt)}); "
+            "nothing was left behind."
+        ) from exc
+    forget_cached_hospitals()
+    logger.info("provisioned hospital %s", hospital.code)
+    return result
+
+
+def _doing(attempt: _Attempt) -> str:
+    return {
+        0: "recording the hospital",
+        1: "creating its store",
+        2: "adding the admin and activating",
+    }.get(len(attempt.steps), "provisioning")
+
+
+def _record(new: NewHospital, attempt: _Attempt) -> Hospital:
+    try:
+        with transaction.atomic(durable=True):
+            hospital = Hospital.objects.create(
+                code=new.code,
+                name=new.name,
+                status=Hospital.Status.PROVISIONING,
+                store_name=stores.store_file_name(new.code),
+            )
+            Domain.objects.bulk_create(
+                Domain(hospital=hospital, host=host, is_primary=index == 0)
+                for index, host in enumerate(new.hosts)
+            )
+    except IntegrityError as exc:
+        # Another process won a race between validation and insert: say who holds what.
+        if Hospital.objects.filter(code=new.code).exists():
+            raise HospitalCodeTaken(f"Hospital code {new.code} is already taken.") from exc
+        holder = Domain.objects.filter(host__in=new.hosts).select_related("hospital").first()
+        if holder is not None:
+            raise DomainTaken(
+                f"Domain {holder.host} is already used by hospital {holder.hospital.code}."
+            ) from exc
+        raise
+    attempt.hospital_id = hospital.pk
+    attempt.steps.append("record")
+    return hospital
+
+
+def _clone_store(hospital: Hospital, attempt: _Attempt) -> None:
+    template = ensure_template()
+    target = stores.store_path(hospital.code)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        raise ProvisioningFailed(
+            f"A leftover store file for {hospital.code} exists with no hospital recorded for "
+            f"it ({stores.store_file_name(hospital.code)}); move it away, then try again."
+        )
+    partial = target.with_name(target.name + ".partial")
+    attempt.store = target
+    # A copy then a rename: the store is either complete or absent, never half-written.
+    shutil.copyfile(template, partial)
+    partial.replace(target)
+    attempt.steps.append("store")
+
+
+def _add_admin(
+    new: NewHospital, hospital: Hospital, result: ProvisionResult, attempt: _Attempt
+) -> None:
+    assert new.admin_email is not None
+    user = User.objects.filter(email=new.admin_email).first()
+    if user is None:
+        password = new.admin_password or secrets.token_urlsafe(12)
+        user = User.objects.create_user(new.admin_email, password)
+        attempt.user_id = user.pk
+        result.admin_created = True
+        if new.admin_password is None:
+            result.generated_password = password
+    Membership.objects.create(user=user, hospital=hospital, role=Role.ADMIN)
+    result.admin = user
+    attempt.steps.append("admin")
+
+
+def _remove_store(code: str) -> None:
+    stores.close_hospital_connections(code)
+    target = stores.store_path(code)
+    for suffix in ("", "-wal", "-shm", "-journal", ".partial"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+
+
+def _undo(attempt: _Attempt, cause: BaseException) -> None:
+    """Remove what the attempt created; if that fails, mark the hospital failed."""
+    try:
+        if attempt.store is not None:
+            _remove_store(attempt.store.name.removesuffix(".sqlite3"))
+        with transaction.atomic(), unguarded_platform_delete():
+            if attempt.user_id is not None:
+                User.objects.filter(pk=attempt.user_id).delete()
+            if attempt.hospital_id is not None:
+                Hospital.objects.filter(pk=attempt.hospital_id).delete()
+    except Exception as undo_error:
+        logger.exception("could not clean up a failed provisioning attempt")
+        if attempt.hospital_id is not None:
+            Hospital.objects.filter(pk=attempt.hospital_id).update(
+                status=Hospital.Status.FAILED,
+                status_reason=f"Provisioning failed ({cause!r}); clean-up failed ({undo_error!r}).",
+            )
+    forget_cached_hospitals()
+
+
+def hospital_archive(*, code: str) -> Hospital:
+    """Make an active hospital read-only. Raises HospitalNotFound or RepairNotNeeded."""
+    hospital = hospital_get(code)
+    if hospital.status != Hospital.Status.ACTIVE:
+        raise RepairNotNeeded(
+            f"Hospital {hospital.code} is {hospital.status}; "
+            "only an active hospital can be archived."
+        )
+    hospital.status = Hospital.Status.ARCHIVED
+    hospital.archived_at = timezone.now()
+    hospital.save(update_fields=["status", "archived_at", "updated_at"])
+    stores.close_hospital_connections(hospital.code)
+    forget_cached_hospitals()
+    logger.info("archived hospital %s", hospital.code)
+    return hospital
+
+
+@dataclass
+class RepairResult:
+    code: str
+    action: str  # "finished" or "removed"
+    details: list[str] = field(default_factory=list)
+
+
+def hospital_repair(*, code: str, clean: bool = False, force: bool = False) -> RepairResult:
+    """Finish (default) or remove (``clean``) a hospital whose provisioning did not complete.
+
+    Raises HospitalNotFound, or RepairNotNeeded for a hospital that is active or archived, or
+    that is still provisioning recently (another process may be at work; ``force`` overrides).
+    """
+    hospital = hospital_get(code)
+    if hospital.status not in (Hospital.Status.FAILED, Hospital.Status.PROVISIONING):
+        raise RepairNotNeeded(f"Hospital {hospital.code} is {hospital.status}; nothing to repair.")
+    if (
+        hospital.status == Hospital.Status.PROVISIONING
+        and not force
+        and timezone.now() - hospital.updated_at < STALE_PROVISIONING
+    ):
+        raise RepairNotNeeded(
+            f"Hospital {hospital.code} started provisioning moments ago and may still be in "
+            "progress; try again in two minutes, or pass --force."
+        )
+    result = RepairResult(code=hospital.code, action="removed" if clean else "finished")
+    if clean:
+        _remove_store(hospital.code)
+        hospital.delete()
+        result.details.append("removed the store, domains, memberships and the hospital row")
+        forget_cached_hospitals()
+        return result
+
+    target = stores.store_path(hospital.code)
+    Path(f"{target}.partial").unlink(missing_ok=True)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ensure_template(), target)
+        result.details.append("created the store from the template")
+    alias = stores.ALIAS_PREFIX + hospital.code
+    try:
+        applied = migrate_store(alias)
+    finally:
+        stores.close_alias(alias)
+    if applied:
+        result.details.append(f"applied {len(applied)} migrations to the store")
+    with transaction.atomic(durable=True):
+        domains = list(hospital.domains.all())
+        if domains and not any(domain.is_primary for domain in domains):
+            domains[0].is_primary = True
+            domains[0].save(update_fields=["is_primary"])
+            result.details.append(f"made {domains[0].host} the primary domain")
+        hospital.status = Hospital.Status.ACTIVE
+        hospital.status_reason = ""
+        hospital.migration_fingerprint = hospital_fingerprint()
+        hospital.save(
+            update_fields=["status", "status_reason", "migration_fingerprint", "updated_at"]
+        )
+    result.details.append("marked the hospital active")
+    forget_cached_hospitals()
+    return result

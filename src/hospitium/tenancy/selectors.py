@@ -1,0 +1,86 @@
+"""Reads of hospitals and domains, with a short per-process cache for request routing."""
+
+from __future__ import annotations
+
+import threading
+
+from cachetools import TTLCache
+from django.conf import settings
+
+from hospitium.tenancy.context import HospitalRef
+from hospitium.tenancy.errors import HospitalNotFound
+from hospitium.tenancy.models import Domain, Hospital
+
+_MISSING = HospitalRef(id=0, code="", name="", status="", server="", store_name="")
+_lock = threading.Lock()
+_cache: TTLCache[tuple[str, str], HospitalRef] | None = None
+
+
+def _routing_cache() -> TTLCache[tuple[str, str], HospitalRef]:
+    global _cache
+    ttl = settings.HOSPITIUM_TENANT_CACHE_SECONDS
+    if _cache is None or _cache.ttl != ttl:
+        _cache = TTLCache(maxsize=20_000, ttl=max(ttl, 0.000001))
+    return _cache
+
+
+def forget_cached_hospitals() -> None:
+    """Drop what this process cached about hospitals (after a status or domain change)."""
+    with _lock:
+        _routing_cache().clear()
+
+
+def _cached(kind: str, key: str) -> HospitalRef | None:
+    if settings.HOSPITIUM_TENANT_CACHE_SECONDS <= 0:
+        return None
+    with _lock:
+        return _routing_cache().get((kind, key))
+
+
+def _remember(kind: str, key: str, ref: HospitalRef) -> None:
+    if settings.HOSPITIUM_TENANT_CACHE_SECONDS > 0:
+        with _lock:
+            _routing_cache()[(kind, key)] = ref
+
+
+def hospital_ref_by_code(code: str, *, cached: bool = False) -> HospitalRef:
+    """The hospital with this code (case-insensitive); raises HospitalNotFound."""
+    key = code.strip().upper()
+    ref = _cached("code", key) if cached else None
+    if ref is None:
+        hospital = Hospital.objects.filter(code=key).first()
+        ref = hospital.as_ref() if hospital else _MISSING
+        if cached:
+            _remember("code", key, ref)
+    if ref is _MISSING or not ref.code:
+        raise HospitalNotFound(f"There is no hospital with code {key}.")
+    return ref
+
+
+def hospital_ref_by_host(host: str) -> HospitalRef | None:
+    """The hospital a host name belongs to (cached briefly), or None for an unknown host."""
+    key = host.lower()
+    ref = _cached("host", key)
+    if ref is None:
+        domain = Domain.objects.select_related("hospital").filter(host=key).first()
+        ref = domain.hospital.as_ref() if domain else _MISSING
+        _remember("host", key, ref)
+    return None if ref is _MISSING or not ref.code else ref
+
+
+def hospital_get(code: str) -> Hospital:
+    """The Hospital row with this code; raises HospitalNotFound."""
+    hospital = Hospital.objects.filter(code=code.strip().upper()).first()
+    if hospital is None:
+        raise HospitalNotFound(f"There is no hospital with code {code.strip().upper()}.")
+    return hospital
+
+
+def hospital_list() -> list[Hospital]:
+    return list(Hospital.objects.prefetch_related("domains").order_by("code"))
+
+
+def is_member(*, user_id: int, hospital_id: int) -> bool:
+    from hospitium.accounts.models import Membership
+
+    return Membership.objects.filter(user_id=user_id, hospital_id=hospital_id).exists()

@@ -1,0 +1,41 @@
+"""URLs: the platform admin, the API and its documentation."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import DefaultRouter
+
+from hospitium.core.views import health
+from hospitium.patients.api import PatientViewSet
+from hospitium.tenancy.api import CurrentHospitalView
+
+router = DefaultRouter()
+router.register("patients", PatientViewSet, basename="patient")
+
+api_urls: list[URLPattern | URLResolver] = [
+    path("hospital/", CurrentHospitalView.as_view(), name="current-hospital"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]),
+        name="docs",
+    ),
+    path("auth/", include("rest_framework.urls")),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    path("health/", health, name="health"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_urls)),
+]
+
+handler400 = "hospitium.core.views.bad_request"
+handler403 = "hospitium.core.views.permission_denied"
+handler404 = "hospitium.core.views.page_not_found"
+handler500 = "hospitium.core.views.server_error"
