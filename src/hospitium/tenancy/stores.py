@@ -95,15 +95,31 @@ def config_for_alias(alias: str) -> dict[str, Any]:
 
 
 class LazyDatabases(dict[str, dict[str, Any]]):
-    """Django's DATABASES mapping, answering for hospital aliases it does not list."""
+    """Django's DATABASES mapping, answering for hospital (and explicitly registered) aliases
+    that it does not list: iterating it yields only the static aliases."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unlisted: dict[str, dict[str, Any]] = {}
 
     def __contains__(self, alias: object) -> bool:
-        return super().__contains__(alias) or (isinstance(alias, str) and is_hospital_alias(alias))
+        if super().__contains__(alias):
+            return True
+        return isinstance(alias, str) and (is_hospital_alias(alias) or alias in self.unlisted)
 
     def __missing__(self, alias: str) -> dict[str, Any]:
+        if alias in self.unlisted:
+            return self.unlisted[alias]
         if is_hospital_alias(alias):
             return config_for_alias(alias)
         raise KeyError(alias)
+
+
+def _lazy_settings() -> LazyDatabases:
+    install()
+    current = connections.settings
+    assert isinstance(current, LazyDatabases)
+    return current
 
 
 def install() -> None:
@@ -115,14 +131,13 @@ def install() -> None:
 
 
 def register_alias(alias: str, config: dict[str, Any]) -> None:
-    """Make an explicit alias known (template building); undone by ``unregister_alias``."""
-    install()
-    dict.__setitem__(connections.settings, alias, config)
+    """Make an unlisted alias known (template building); undone by ``unregister_alias``."""
+    _lazy_settings().unlisted[alias] = config
 
 
 def unregister_alias(alias: str) -> None:
     close_alias(alias)
-    connections.settings.pop(alias, None)
+    _lazy_settings().unlisted.pop(alias, None)
 
 
 class _OpenStores(threading.local):

@@ -1,0 +1,118 @@
+"""Base fixtures: two hospitals (ALPHA and BRAVO) and personas — an admin and a doctor of ALPHA,
+a doctor of BRAVO, an outsider with no membership, and a platform superuser — so that every test
+can show that one hospital never sees another's data.
+
+Each test gets its own HOSPITIUM_HOME (hospital store files); the migrated template is built
+once per session and shared, which is what makes provisioning a hospital per test cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# Settings read the environment at import: point them at a scratch folder before Django loads.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="hospitium-tests-"))
+os.environ["HOSPITIUM_HOME"] = str(_SESSION_HOME)
+os.environ.setdefault("HOSPITIUM_TASKS_IMMEDIATE", "1")
+
+import pytest  # noqa: E402
+from django.test import Client  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from hospitium.accounts.models import Membership, Role, User  # noqa: E402
+from hospitium.tenancy import stores  # noqa: E402
+from hospitium.tenancy.migration import hospital_fingerprint  # noqa: E402
+from hospitium.tenancy.models import Hospital  # noqa: E402
+from hospitium.tenancy.provisioning import hospital_create  # noqa: E402
+from hospitium.tenancy.selectors import forget_cached_hospitals  # noqa: E402
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(settings, tmp_path: Path) -> Iterator[Path]:
+    """A fresh HOSPITIUM_HOME per test; the template folder is shared by the session."""
+    home = tmp_path / "var"
+    home.mkdir()
+    settings.HOSPITIUM_HOME = home
+    settings.HOSPITIUM_TEMPLATE_DIR = _SESSION_HOME / "templates"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.HOSPITIUM_TENANT_CACHE_SECONDS = 0
+    forget_cached_hospitals()
+    yield home
+    stores.close_hospital_connections()
+    forget_cached_hospitals()
+    hospital_fingerprint.cache_clear()
+
+
+@pytest.fixture
+def hospital_a(db) -> Hospital:
+    return hospital_create(
+        code="ALPHA", name="Alpha General", domains=["alpha.example.test"]
+    ).hospital
+
+
+@pytest.fixture
+def hospital_b(db) -> Hospital:
+    return hospital_create(
+        code="BRAVO", name="Bravo Clinic", domains=["bravo.example.test"]
+    ).hospital
+
+
+def make_user(email: str, *, hospital: Hospital | None = None, role: str = Role.DOCTOR) -> User:
+    user = User.objects.create_user(email, PASSWORD)
+    if hospital is not None:
+        Membership.objects.create(user=user, hospital=hospital, role=role)
+    return user
+
+
+@pytest.fixture
+def admin_a(hospital_a: Hospital) -> User:
+    return make_user("admin@alpha.example.test", hospital=hospital_a, role=Role.ADMIN)
+
+
+@pytest.fixture
+def doctor_a(hospital_a: Hospital) -> User:
+    return make_user("doctor@alpha.example.test", hospital=hospital_a)
+
+
+@pytest.fixture
+def doctor_b(hospital_b: Hospital) -> User:
+    return make_user("doctor@bravo.example.test", hospital=hospital_b)
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return make_user("outsider@example.test")
+
+
+@pytest.fixture
+def superuser(db) -> User:
+    return User.objects.create_superuser("root@example.test", PASSWORD)
+
+
+@dataclass
+class Personas:
+    admin_a: User
+    doctor_a: User
+    doctor_b: User
+    outsider: User
+
+
+@pytest.fixture
+def personas(admin_a: User, doctor_a: User, doctor_b: User, outsider: User) -> Personas:
+    return Personas(admin_a, doctor_a, doctor_b, outsider)
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def web() -> Client:
+    return Client()

@@ -1,0 +1,39 @@
+"""Factory functions for test data (no JSON fixtures)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from hospitium.patients.models import Patient
+from hospitium.staff.models import Department, Practitioner
+
+_seq = itertools.count(1)
+
+
+def patient(**overrides: object) -> Patient:
+    """Create a patient in the current hospital's store."""
+    n = next(_seq)
+    fields: dict[str, object] = {
+        "mrn": f"MRN{n:06d}",
+        "given_name": f"Given{n}",
+        "family_name": f"Family{n}",
+        "birth_date": dt.date(1980, 1, 1) + dt.timedelta(days=n),
+        "sex": "female",
+    }
+    fields.update(overrides)
+    return Patient.objects.create(**fields)
+
+
+def department(**overrides: object) -> Department:
+    fields: dict[str, object] = {"name": f"Department {next(_seq)}"}
+    fields.update(overrides)
+    return Department.objects.create(**fields)
+
+
+def practitioner(**overrides: object) -> Practitioner:
+    fields: dict[str, object] = {"display_name": f"Dr. Practitioner {next(_seq)}"}
+    fields.update(overrides)
+    if "department" not in fields:
+        fields["department"] = department()
+    return Practitioner.objects.create(**fields)
