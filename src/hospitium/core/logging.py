@@ -22,10 +22,20 @@ class ContextFilter(logging.Filter):
         return True
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(ch: str) -> str:
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    # Other control and separator characters (ESC, U+2028, ...) could break or forge a line.
+    return ch if ch.isprintable() else f"\\u{ord(ch):04x}"
+
+
 def _quote(value: object) -> str:
     text = str(value)
-    if text == "" or any(ch in text for ch in ' ="\n'):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if text == "" or any(ch in ' ="' or not ch.isprintable() for ch in text):
+        return '"' + "".join(_escape(ch) for ch in text) + '"'
     return text
 
 

@@ -7,10 +7,23 @@ import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.log import log_response
 
 from hospitium.core.context import request_id_var, user_id_var
 
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+def log_error_response(request: HttpRequest, response: HttpResponse) -> None:
+    """Log a 4xx/5xx response now, while the request's context (id, hospital, user) is bound.
+
+    Django logs error responses itself only after the outermost middleware has returned, when
+    that context is gone; a response logged here is marked and not logged again.
+    """
+    if response.status_code >= 400:
+        log_response(
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request
+        )
 
 
 class RequestIdMiddleware:
@@ -21,12 +34,15 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # fullmatch, not match with "$": "$" also matches before a trailing newline, and a newline
+        # in a response header is refused by Django with a 500.
+        request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
         user_token = user_id_var.set("-")
         try:
             response = self.get_response(request)
+            log_error_response(request, response)
         finally:
             request_id_var.reset(token)
             user_id_var.reset(user_token)

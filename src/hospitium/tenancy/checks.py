@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.db.migrations import Migration
 from django.db.models import Model
 
 from hospitium.tenancy.fields import PlatformRef
@@ -19,8 +21,14 @@ def _is_hospital(model: type[Model]) -> bool:
 
 def check_relations(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """No database relation may cross between the platform store and a hospital store."""
+    return relation_errors(apps.get_models())
+
+
+def relation_errors(models: Iterable[type[Model]]) -> list[checks.CheckMessage]:
+    """The cross-store relations (and misplaced PlatformRefs) among ``models``."""
+    models = list(models)
     errors: list[checks.CheckMessage] = []
-    for model in apps.get_models():
+    for model in models:
         for field in model._meta.get_fields(include_hidden=False):
             if not getattr(field, "is_relation", False) or field.auto_created:
                 continue
@@ -48,7 +56,7 @@ def check_relations(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
                         id="hospitium.E002",
                     )
                 )
-    for model in apps.get_models():
+    for model in models:
         for field in model._meta.concrete_fields:
             if not isinstance(field, PlatformRef):
                 continue
@@ -80,9 +88,16 @@ def check_migration_dependencies(
     from django.db.migrations.loader import MigrationLoader
 
     loader = MigrationLoader(None, ignore_no_migrations=True)
+    return dependency_errors(loader.disk_migrations)
+
+
+def dependency_errors(
+    disk_migrations: Mapping[tuple[str, str], Migration],
+) -> list[checks.CheckMessage]:
+    """Hospital-app migrations among ``disk_migrations`` that depend on a non-hospital app."""
     labels = hospital_app_labels()
     errors: list[checks.CheckMessage] = []
-    for (app_label, name), migration in loader.disk_migrations.items():
+    for (app_label, name), migration in disk_migrations.items():
         if app_label not in labels:
             continue
         for dep_app, _dep_name in migration.dependencies:

@@ -97,10 +97,11 @@ class PlatformRef(models.BigIntegerField):
         return super().get_prep_value(value)
 
     def get_db_prep_save(self, value: Any, connection: BaseDatabaseWrapper) -> Any:
-        # Every write path (save, bulk_create, update, bulk_update) passes through here.
+        # Every write path (save, bulk_create, update, bulk_update) passes through here; an
+        # expression (bulk_update's CASE) arrives first, and its values then come one by one.
         prepared = super().get_db_prep_save(value, connection)
-        if prepared is not None:
-            self.ensure_exists(int(prepared))
+        if isinstance(prepared, int):
+            self.ensure_exists(prepared)
         return prepared
 
     def ensure_exists(self, pk: int) -> None:

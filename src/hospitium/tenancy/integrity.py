@@ -13,7 +13,7 @@ from typing import Any
 from django.db import connections, models, transaction
 
 from hospitium.tenancy.context import hospital_context
-from hospitium.tenancy.errors import ProtectedByHospitals
+from hospitium.tenancy.errors import HospitalStoreUnavailable, ProtectedByHospitals
 from hospitium.tenancy.fields import PROTECT, SET_NULL, PlatformRef, forget_known, platform_refs
 from hospitium.tenancy.models import Hospital
 from hospitium.tenancy.router import current_alias, is_hospital_model
@@ -26,7 +26,8 @@ _deleting: ContextVar[bool] = ContextVar("hospitium_platform_delete", default=Fa
 @dataclass(frozen=True)
 class Finding:
     store: str  # a hospital code, or "platform"
-    kind: str  # "orphaned_reference", "foreign_key_violation", "store_unavailable"
+    #: "orphaned_reference", "foreign_key_violation", "store_unavailable" or "check_failed"
+    kind: str
     table: str
     row: str
     detail: str
@@ -86,8 +87,12 @@ def integrity_check(*, code: str | None = None) -> list[Finding]:
                 alias = current_alias(write=False)
                 findings += _foreign_key_violations(alias, hospital.code)
                 findings += _orphans(hospital.code, refs)
+        except HospitalStoreUnavailable as exc:
+            findings.append(Finding(hospital.code, "store_unavailable", "", "", exc.message))
         except Exception as exc:
-            findings.append(Finding(hospital.code, "store_unavailable", "", "", str(exc)))
+            # A store whose rows cannot even be read is itself a finding, not a crash of the scan.
+            detail = f"{type(exc).__name__}: {exc}"
+            findings.append(Finding(hospital.code, "check_failed", "", "", detail))
     return findings
 
 

@@ -11,6 +11,7 @@ from django.http.request import split_domain_port
 
 from hospitium.core.context import user_id_var
 from hospitium.core.errors import HospitiumError
+from hospitium.core.middleware import log_error_response
 from hospitium.core.views import render_hospitium_error
 from hospitium.tenancy.context import HospitalRef, hospital_context
 from hospitium.tenancy.errors import HospitalNotActive, HospitalNotFound
@@ -93,6 +94,7 @@ class HospitalMiddleware:
             raise Http404("not a member")
         with hospital_context(ref):
             response = self.get_response(request)
+            log_error_response(request, response)
         if isinstance(response, StreamingHttpResponse):
             response.streaming_content = _in_context(ref, response.streaming_content)
         return response

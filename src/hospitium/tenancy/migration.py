@@ -18,7 +18,6 @@ from functools import cache
 from pathlib import Path
 
 from asgiref.local import Local
-from django.core.management import call_command
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
@@ -71,6 +70,29 @@ def migrate_store(alias: str) -> list[str]:
     if not plan:
         return []
     executor.migrate(targets, plan=plan)
+    return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
+
+
+def migrate_platform_store() -> list[str]:
+    """Apply the platform apps' unapplied migrations to the platform store.
+
+    This is Django's ``migrate`` narrowed to platform apps: hospital apps' migrations are neither
+    run nor recorded here (they belong to hospital stores). Signals are sent as ``migrate``
+    sends them, so content types and permissions are kept up to date.
+    """
+    from django.apps import apps
+    from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+
+    connection = connections["default"]
+    executor = MigrationExecutor(connection)
+    executor.loader.check_consistent_history(connection)
+    labels = hospital_app_labels()
+    targets = [key for key in executor.loader.graph.leaf_nodes() if key[0] not in labels]
+    plan = executor.migration_plan(targets)
+    emit_pre_migrate_signal(0, False, connection.alias, apps=apps, plan=plan)
+    if plan:
+        executor.migrate(targets, plan=plan)
+    emit_post_migrate_signal(0, False, connection.alias, apps=apps, plan=plan)
     return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
 
 
@@ -175,7 +197,7 @@ def fleet_migrate(
     """
     started = time.perf_counter()
     if migrate_platform:
-        call_command("migrate", database="default", interactive=False, verbosity=0)
+        migrate_platform_store()
     fingerprint = hospital_fingerprint()
     ensure_template()
     live = Hospital.objects.filter(status__in=[Hospital.Status.ACTIVE, Hospital.Status.ARCHIVED])

@@ -41,8 +41,8 @@ from hospitium.tenancy.selectors import forget_cached_hospitals, hospital_get
 
 logger = logging.getLogger(__name__)
 
-CODE_PATTERN = re.compile(r"^[A-Z0-9_]{2,32}$")
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+CODE_PATTERN = re.compile(r"[A-Z0-9_]{2,32}")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 #: A hospital still provisioning after this long is presumed abandoned (its process died).
 STALE_PROVISIONING = timedelta(minutes=2)
 
@@ -83,7 +83,7 @@ def _checkpoint(step: str) -> None:
 
 def validate_code(code: str) -> str:
     """Return the code unchanged if it is 2–32 characters of A–Z, 0–9 and _; else raise."""
-    if not isinstance(code, str) or not CODE_PATTERN.match(code):
+    if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):
         raise InvalidHospitalCode(
             f"Hospital code {code!r} is not valid: use 2–32 characters of A–Z, 0–9 and _.",
             fields={"code": ["Use 2–32 characters of A–Z, 0–9 and _ (upper case)."]},
@@ -95,7 +95,11 @@ def normalize_host(host: str) -> str:
     """Lower-case a host name and check its shape (labels of a–z, 0–9 and -; no port)."""
     candidate = host.strip().lower().rstrip(".")
     labels = candidate.split(".")
-    if not candidate or len(candidate) > 253 or not all(_LABEL.match(label) for label in labels):
+    if (
+        not candidate
+        or len(candidate) > 253
+        or not all(_LABEL.fullmatch(label) for label in labels)
+    ):
         raise InvalidDomain(
             f"{host!r} is not a valid host name.",
             fields={"domains": [f"{host!r} is not a valid host name (no scheme, port or path)."]},

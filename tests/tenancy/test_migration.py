@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Callable
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from hospitium.tenancy import migration, stores
+from hospitium.tenancy.models import Hospital
+from hospitium.tenancy.provisioning import hospital_archive, hospital_create
+
+pytestmark = pytest.mark.django_db
+
+SOURCE = Path(migration.__file__).resolve().parents[1] / "patients" / "migrations"
+
+NEXT_MIGRATION = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("patients", "0001_initial")]
+
+    operations = [
+        migrations.AddField("patient", "nickname", models.CharField(max_length=50, null=True)),
+        migrations.CreateModel(
+            "Note",
+            fields=[
+                ("id", models.BigAutoField(primary_key=True)),
+                ("text", models.TextField()),
+            ],
+        ),
+    ]
+"""
+
+
+@pytest.fixture
+def ship_new_migration(tmp_path, settings, monkeypatch) -> Callable[[], None]:
+    """Returns a function that 'deploys' a new patients migration (0002: a column and a table)."""
+    name = f"patients_next_{uuid.uuid4().hex[:8]}"
+    package = tmp_path / "migration_packages" / name
+    package.mkdir(parents=True)
+    for source in SOURCE.glob("*.py"):
+        shutil.copy(source, package / source.name)
+    (package / "0002_note.py").write_text(NEXT_MIGRATION)
+    monkeypatch.syspath_prepend(str(tmp_path / "migration_packages"))
+
+    def deploy() -> None:
+        settings.MIGRATION_MODULES = {"patients": name}
+        migration.hospital_fingerprint.cache_clear()
+
+    yield deploy
+    migration.hospital_fingerprint.cache_clear()
+
+
+def create(*codes: str) -> None:
+    for code in codes:
+        hospital_create(code=code, name=code.title(), domains=[f"{code.lower()}.example.test"])
+
+
+def columns(code: str) -> set[str]:
+    raw = sqlite3.connect(stores.store_path(code))
+    try:
+        return {row[1] for row in raw.execute("PRAGMA table_info(patients_patient)")}
+    finally:
+        raw.close()
+
+
+def tables(code: str) -> set[str]:
+    raw = sqlite3.connect(stores.store_path(code))
+    try:
+        return {row[0] for row in raw.execute("select name from sqlite_master where type='table'")}
+    finally:
+        raw.close()
+
+
+def test_a_deploy_with_nothing_to_do_touches_no_hospital(monkeypatch):
+    create("ONE", "TWO")
+    touched: list[str] = []
+    monkeypatch.setattr(migration, "migrate_hospital_store", lambda code: touched.append(code))
+    result = migration.fleet_migrate(migrate_platform=False)
+    assert (result.checked, result.behind, result.results, touched) == (2, 0, [], [])
+    assert result.ok
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_broken_hospital_does_not_stop_the_others_and_is_reported(processes, ship_new_migration):
+    create("ONE", "TWO", "BROKEN", "FOUR")
+    raw = sqlite3.connect(stores.store_path("BROKEN"))
+    raw.execute("CREATE TABLE patients_note (id integer)")  # what 0002 is about to create
+    raw.commit()
+    raw.close()
+    old = Hospital.objects.get(code="ONE").migration_fingerprint
+
+    ship_new_migration()
+    result = migration.fleet_migrate(processes=processes, migrate_platform=False)
+
+    assert (result.checked, result.behind) == (4, 4)
+    assert [(r.code, r.ok) for r in result.results] == [
+        ("BROKEN", False),
+        ("FOUR", True),
+        ("ONE", True),
+        ("TWO", True),
+    ]
+    assert "already exists" in result.failures[0].error
+    assert not result.ok
+    for code in ("ONE", "TWO", "FOUR"):
+        assert "nickname" in columns(code)
+        assert "patients_note" in tables(code)
+    # The failing migration rolled back inside BROKEN only: its first operation is undone too.
+    assert "nickname" not in columns("BROKEN")
+    fingerprints = dict(Hospital.objects.values_list("code", "migration_fingerprint"))
+    current = migration.hospital_fingerprint()
+    assert current != old
+    assert fingerprints == {"ONE": current, "TWO": current, "FOUR": current, "BROKEN": old}
+
+    # Once mended, the next deploy migrates only the hospital that is still behind.
+    raw = sqlite3.connect(stores.store_path("BROKEN"))
+    raw.execute("DROP TABLE patients_note")
+    raw.commit()
+    raw.close()
+    again = migration.fleet_migrate(processes=processes, migrate_platform=False)
+    assert [(r.code, r.ok, r.applied) for r in again.results] == [
+        ("BROKEN", True, ["patients.0002_note"])
+    ]
+
+
+def test_archived_hospitals_are_migrated_too(ship_new_migration):
+    create("OLD")
+    hospital_archive(code="OLD")
+    ship_new_migration()
+    result = migration.fleet_migrate(migrate_platform=False)
+    assert [(r.code, r.ok) for r in result.results] == [("OLD", True)]
+    assert "nickname" in columns("OLD")
+
+
+def test_a_missing_store_is_reported_not_created():
+    create("HERE", "GONE")
+    stores.close_hospital_connections()
+    stores.store_path("GONE").unlink()
+    Hospital.objects.update(migration_fingerprint="stale")
+    result = migration.fleet_migrate(migrate_platform=False)
+    assert [(r.code, r.ok, r.error) for r in result.results] == [
+        ("GONE", False, "the store file is missing"),
+        ("HERE", True, ""),
+    ]
+    assert not stores.store_path("GONE").exists()
+
+
+def test_hospitals_created_after_a_deploy_start_from_the_new_template(ship_new_migration):
+    ship_new_migration()
+    create("NEWBIE")
+    assert "nickname" in columns("NEWBIE")
+    assert (
+        Hospital.objects.get(code="NEWBIE").migration_fingerprint
+        == migration.hospital_fingerprint()
+    )
+
+
+def test_the_migrate_command_lists_failures_and_exits_non_zero(ship_new_migration):
+    create("GOOD", "BAD")
+    stores.close_hospital_connections()
+    stores.store_path("BAD").write_bytes(b"this is not a database")
+    ship_new_migration()
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError) as info:
+        call_command("migrate_fleet", "--no-progress", "--processes=1", stdout=out, stderr=err)
+    assert info.value.returncode == 1
+    assert "2 hospitals checked, 2 behind, 1 migrated, 1 failed" in out.getvalue()
+    assert "FAILED BAD:" in err.getvalue()
+    assert "nickname" in columns("GOOD")
+
+
+def test_the_migrate_command_succeeds_quietly_when_all_is_current():
+    create("ONLY")
+    out = StringIO()
+    call_command("migrate_fleet", "--no-progress", stdout=out)
+    assert "1 hospitals checked, 0 behind, 0 migrated, 0 failed" in out.getvalue()
+
+
+def test_the_fingerprint_depends_on_the_migration_files(ship_new_migration):
+    before = migration.hospital_fingerprint()
+    assert before == migration.hospital_fingerprint()
+    ship_new_migration()
+    assert migration.hospital_fingerprint() != before

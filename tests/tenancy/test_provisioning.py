@@ -1,0 +1,319 @@
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from hospitium.accounts.models import Membership, Role, User
+from hospitium.core.errors import ValidationFailed
+from hospitium.patients.models import Patient
+from hospitium.tenancy import migration, provisioning, stores
+from hospitium.tenancy.context import hospital_context
+from hospitium.tenancy.errors import (
+    DomainTaken,
+    HospitalCodeTaken,
+    InvalidDomain,
+    InvalidHospitalCode,
+    ProvisioningFailed,
+    RepairNotNeeded,
+)
+from hospitium.tenancy.models import Domain, Hospital
+from hospitium.tenancy.provisioning import (
+    hospital_archive,
+    hospital_create,
+    hospital_repair,
+)
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+STEPS = ["record", "store", "admin", "activate"]
+
+
+def platform_snapshot(home: Path) -> dict[str, object]:
+    """Everything provisioning could leave behind: platform rows and files under the home."""
+    return {
+        "hospitals": sorted(Hospital.objects.values_list("code", "status")),
+        "domains": sorted(Domain.objects.values_list("host", flat=True)),
+        "users": sorted(User.objects.values_list("email", flat=True)),
+        "memberships": Membership.objects.count(),
+        "files": sorted(str(p.relative_to(home)) for p in (home / "hospitals").glob("*"))
+        if (home / "hospitals").exists()
+        else [],
+    }
+
+
+def test_a_new_hospital_is_active_with_its_store_domains_and_admin(_isolated_home):
+    result = hospital_create(
+        code="NORTH_1",
+        name="  North One  ",
+        domains=["North.Example.test", "north-alt.example.test"],
+        admin_email="Boss@North.Example.test",
+    )
+    hospital = result.hospital
+    hospital.refresh_from_db()
+    assert hospital.status == Hospital.Status.ACTIVE
+    assert hospital.name == "North One"
+    assert hospital.store_name == "NORTH_1.sqlite3"
+    assert hospital.migration_fingerprint == migration.hospital_fingerprint()
+    assert stores.store_path("NORTH_1").is_file()
+    assert list(hospital.domains.values_list("host", "is_primary")) == [
+        ("north.example.test", True),
+        ("north-alt.example.test", False),
+    ]
+    assert result.admin is not None and result.admin.email == "boss@north.example.test"
+    assert result.admin_created and result.generated_password
+    assert result.admin.check_password(result.generated_password)
+    assert Membership.objects.filter(user=result.admin, hospital=hospital, role=Role.ADMIN).exists()
+    with hospital_context(hospital):
+        factories.patient()
+        assert Patient.objects.count() == 1
+
+
+def test_an_existing_user_becomes_admin_without_a_password_change(outsider):
+    result = hospital_create(
+        code="EAST", name="East", domains=["east.example.test"], admin_email=outsider.email
+    )
+    assert result.admin == outsider and not result.admin_created
+    assert result.generated_password is None
+    outsider.refresh_from_db()
+    assert outsider.check_password("correct-horse-battery-staple")
+
+
+@pytest.mark.parametrize(
+    "code", ["", "A", "lower", "WITH-DASH", "WITH SPACE", "Ä1", "X" * 33, "AB\n", None]
+)
+def test_an_invalid_code_is_refused_and_nothing_is_created(code, _isolated_home):
+    before = platform_snapshot(_isolated_home)
+    with pytest.raises(InvalidHospitalCode) as info:
+        hospital_create(code=code, name="X", domains=["x.example.test"])  # type: ignore[arg-type]
+    assert "A–Z" in info.value.message
+    assert platform_snapshot(_isolated_home) == before
+
+
+@hsettings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=40))
+def test_any_code_outside_the_pattern_is_refused(code):
+    if provisioning.CODE_PATTERN.fullmatch(code):
+        assert provisioning.validate_code(code) == code
+    else:
+        with pytest.raises(InvalidHospitalCode):
+            provisioning.validate_code(code)
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "",
+        "a\n.test",
+        "http://x.example.test",
+        "x.example.test:8000",
+        "x..test",
+        "-x.test",
+        "x/y",
+        "a b.test",
+    ],
+)
+def test_an_invalid_domain_is_refused(domain, _isolated_home):
+    before = platform_snapshot(_isolated_home)
+    with pytest.raises(InvalidDomain):
+        hospital_create(code="WEST", name="West", domains=[domain])
+    assert platform_snapshot(_isolated_home) == before
+
+
+def test_a_duplicate_code_is_refused_and_the_platform_is_unchanged(hospital_a, _isolated_home):
+    before = platform_snapshot(_isolated_home)
+    with pytest.raises(HospitalCodeTaken, match="ALPHA"):
+        hospital_create(code="ALPHA", name="Other", domains=["other.example.test"])
+    assert platform_snapshot(_isolated_home) == before
+
+
+def test_a_domain_held_by_another_hospital_is_refused_naming_that_hospital(
+    hospital_a, _isolated_home
+):
+    before = platform_snapshot(_isolated_home)
+    with pytest.raises(DomainTaken) as info:
+        hospital_create(
+            code="OTHER",
+            name="Other",
+            domains=["fresh.example.test", "ALPHA.example.test"],
+            admin_email="new-admin@example.test",
+        )
+    assert info.value.message == "Domain alpha.example.test is already used by hospital ALPHA."
+    assert platform_snapshot(_isolated_home) == before
+
+
+def test_a_domain_given_twice_is_refused(_isolated_home):
+    with pytest.raises(InvalidDomain, match="twice"):
+        hospital_create(code="TWICE", name="T", domains=["t.example.test", "T.example.test"])
+
+
+def test_a_weak_admin_password_is_refused_before_anything_is_created(_isolated_home):
+    before = platform_snapshot(_isolated_home)
+    with pytest.raises(ValidationFailed, match="too weak"):
+        hospital_create(
+            code="WEAK",
+            name="W",
+            domains=["w.example.test"],
+            admin_email="a@w.example.test",
+            admin_password="123",
+        )
+    assert platform_snapshot(_isolated_home) == before
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_failure_at_any_step_leaves_nothing_behind(step, monkeypatch, _isolated_home):
+    # The template exists before the snapshot: it is shared, not part of any one hospital.
+    migration.ensure_template()
+    before = platform_snapshot(_isolated_home)
+
+    def fail_at(name: str) -> None:
+        if name == step:
+            raise OSError(f"injected failure at {name}")
+
+    monkeypatch.setattr(provisioning, "_checkpoint", fail_at)
+    with pytest.raises(ProvisioningFailed) as info:
+        hospital_create(
+            code="FRAGILE",
+            name="Fragile",
+            domains=["fragile.example.test"],
+            admin_email="admin@fragile.example.test",
+        )
+    assert "nothing was left behind" in info.value.message
+    assert isinstance(info.value.__cause__, OSError)
+    assert platform_snapshot(_isolated_home) == before
+    monkeypatch.undo()
+    # The same hospital can then be created for real.
+    assert hospital_create(
+        code="FRAGILE", name="Fragile", domains=["fragile.example.test"]
+    ).hospital
+
+
+def test_a_failed_clean_up_marks_the_hospital_failed_and_repair_finishes_it(monkeypatch):
+    def fail_at_admin(name: str) -> None:
+        if name == "admin":
+            raise OSError("disk vanished")
+
+    def broken_remove(code: str) -> None:
+        raise OSError("cannot remove")
+
+    monkeypatch.setattr(provisioning, "_checkpoint", fail_at_admin)
+    monkeypatch.setattr(provisioning, "_remove_store", broken_remove)
+    with pytest.raises(ProvisioningFailed):
+        hospital_create(code="HALF", name="Half", domains=["half.example.test"])
+    monkeypatch.undo()
+    hospital = Hospital.objects.get(code="HALF")
+    assert hospital.status == Hospital.Status.FAILED
+    assert "disk vanished" in hospital.status_reason and "cannot remove" in hospital.status_reason
+
+    result = hospital_repair(code="HALF")
+    assert result.action == "finished"
+    hospital.refresh_from_db()
+    assert hospital.status == Hospital.Status.ACTIVE and hospital.status_reason == ""
+    assert hospital.migration_fingerprint == migration.hospital_fingerprint()
+    with hospital_context(hospital):
+        factories.patient()
+        assert Patient.objects.count() == 1
+
+
+def test_repair_recreates_a_missing_store_and_a_primary_domain_after_a_crash():
+    # What a crash right after the platform rows were written leaves behind.
+    hospital = Hospital.objects.create(
+        code="CRASHED", name="Crashed", status="provisioning", store_name="CRASHED.sqlite3"
+    )
+    Domain.objects.create(hospital=hospital, host="crashed.example.test", is_primary=False)
+    Hospital.objects.filter(pk=hospital.pk).update(
+        updated_at=timezone.now() - dt.timedelta(minutes=10)
+    )
+    result = hospital_repair(code="crashed")
+    assert "created the store from the template" in result.details
+    assert "made crashed.example.test the primary domain" in result.details
+    hospital.refresh_from_db()
+    assert hospital.status == "active"
+    with hospital_context(hospital):
+        assert Patient.objects.count() == 0
+
+
+def test_repair_migrates_a_store_copied_from_an_older_template(tmp_path):
+    hospital = Hospital.objects.create(
+        code="OLDIE", name="Old", status="failed", store_name="OLDIE.sqlite3"
+    )
+    empty = stores.store_path("OLDIE")
+    empty.parent.mkdir(parents=True, exist_ok=True)
+    import sqlite3
+
+    sqlite3.connect(empty).close()  # an empty SQLite file: every migration is missing
+    result = hospital_repair(code="OLDIE")
+    assert any(detail.startswith("applied") for detail in result.details)
+    with hospital_context(Hospital.objects.get(pk=hospital.pk)):
+        assert Patient.objects.count() == 0
+
+
+def test_repair_refuses_a_hospital_that_may_still_be_provisioning_unless_forced():
+    Hospital.objects.create(
+        code="BUSY", name="Busy", status="provisioning", store_name="BUSY.sqlite3"
+    )
+    with pytest.raises(RepairNotNeeded, match="moments ago"):
+        hospital_repair(code="BUSY")
+    assert hospital_repair(code="BUSY", force=True).action == "finished"
+
+
+def test_repair_clean_removes_everything_of_a_failed_hospital(monkeypatch, _isolated_home):
+    migration.ensure_template()
+    before = platform_snapshot(_isolated_home)
+    monkeypatch.setattr(
+        provisioning,
+        "_checkpoint",
+        lambda name: (_ for _ in ()).throw(OSError("x")) if name == "activate" else None,
+    )
+    monkeypatch.setattr(
+        provisioning, "_remove_store", lambda code: (_ for _ in ()).throw(OSError("y"))
+    )
+    with pytest.raises(ProvisioningFailed):
+        hospital_create(code="GONE", name="Gone", domains=["gone.example.test"])
+    monkeypatch.undo()
+    assert Hospital.objects.get(code="GONE").status == "failed"
+    assert hospital_repair(code="GONE", clean=True).action == "removed"
+    assert platform_snapshot(_isolated_home) == before
+
+
+def test_repair_of_an_active_hospital_is_refused(hospital_a):
+    with pytest.raises(RepairNotNeeded, match="nothing to repair"):
+        hospital_repair(code="ALPHA")
+
+
+def test_archive_makes_only_that_hospital_read_only(hospital_a, hospital_b):
+    archived = hospital_archive(code="alpha")
+    assert archived.status == "archived" and archived.archived_at is not None
+    with hospital_context(hospital_b):
+        factories.patient()
+    with pytest.raises(RepairNotNeeded, match="only an active hospital"):
+        hospital_archive(code="ALPHA")
+
+
+def test_a_leftover_store_file_is_never_overwritten(_isolated_home):
+    leftover = stores.store_path("LEFT")
+    leftover.parent.mkdir(parents=True, exist_ok=True)
+    leftover.write_bytes(b"precious")
+    with pytest.raises(ProvisioningFailed, match="leftover store file"):
+        hospital_create(code="LEFT", name="Left", domains=["left.example.test"])
+    assert leftover.read_bytes() == b"precious"
+    assert not Hospital.objects.filter(code="LEFT").exists()
+
+
+def test_the_template_is_rebuilt_when_the_migrations_change(monkeypatch, settings, tmp_path):
+    settings.HOSPITIUM_TEMPLATE_DIR = tmp_path / "templates"
+    first = migration.ensure_template()
+    monkeypatch.setattr(migration, "hospital_fingerprint", lambda: "f" * 64)
+    second = migration.ensure_template()
+    assert first != second and first.exists() and second.exists()
+    assert "ffffffff" in second.name
+    assert shutil.disk_usage(second.parent)  # both present side by side

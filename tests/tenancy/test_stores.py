@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from django.db import IntegrityError, connections, transaction
+
+from hospitium.patients.models import Patient
+from hospitium.staff.models import Practitioner
+from hospitium.tenancy import stores
+from hospitium.tenancy.context import hospital_context
+from hospitium.tenancy.errors import HospitalReadOnly, HospitalStoreUnavailable
+from hospitium.tenancy.provisioning import hospital_archive, hospital_create
+from hospitium.tenancy.router import current_alias
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _pragma(name: str) -> object:
+    with connections[current_alias(write=False)].cursor() as cursor:
+        cursor.execute(f"PRAGMA {name}")
+        return cursor.fetchone()[0]
+
+
+def test_foreign_keys_are_enforced_in_a_hospital_store(hospital_a):
+    with hospital_context(hospital_a):
+        assert _pragma("foreign_keys") == 1
+        dept = factories.department()
+        practitioner = Practitioner(display_name="Dr. Who", department_id=dept.pk)
+        practitioner.department_id = "0190c5a4-0000-7000-8000-000000000000"
+        with pytest.raises(IntegrityError), transaction.atomic(using=current_alias(write=True)):
+            practitioner.save()
+        assert Practitioner.objects.count() == 0
+
+
+def test_hospital_stores_use_wal_a_busy_timeout_and_immediate_transactions(hospital_a):
+    with hospital_context(hospital_a):
+        assert _pragma("journal_mode") == "wal"
+        assert _pragma("busy_timeout") >= 1000
+        connection = connections[current_alias(write=True)]
+        assert connection.transaction_mode == "IMMEDIATE"
+
+
+def test_hospital_aliases_are_not_listed_so_request_handlers_do_not_walk_them(
+    hospital_a, hospital_b
+):
+    for hospital in (hospital_a, hospital_b):
+        with hospital_context(hospital):
+            Patient.objects.count()
+    listed = list(connections)
+    assert listed == ["default"]
+    assert "hospital:ALPHA" in connections.settings
+    assert all(conn.alias == "default" for conn in connections.all())
+    assert set(stores.open_aliases()) == {"hospital:ALPHA", "hospital:BRAVO"}
+
+
+def test_open_connections_per_thread_stay_within_the_bound(settings):
+    settings.HOSPITIUM_MAX_OPEN_STORES = 3
+    codes = [f"H{n:02d}" for n in range(8)]
+    for code in codes:
+        hospital_create(code=code, name=code, domains=[f"{code.lower()}.example.test"])
+    for code in codes:
+        with hospital_context(code):
+            Patient.objects.count()
+        opened = stores.open_aliases()
+        assert len(opened) <= 3
+        initialised = [a for a in opened if getattr(connections._connections, a, None) is not None]
+        assert len(initialised) <= 3
+    assert stores.open_aliases() == [f"hospital:{code}" for code in codes[-3:]]
+    # A closed store opens again on demand.
+    with hospital_context(codes[0]):
+        assert Patient.objects.count() == 0
+
+
+def test_a_connection_inside_a_transaction_is_not_closed_by_the_bound(settings):
+    settings.HOSPITIUM_MAX_OPEN_STORES = 1
+    for code in ("H1", "H2"):
+        hospital_create(code=code, name=code, domains=[f"{code.lower()}.example.test"])
+    with hospital_context("H1"):
+        with transaction.atomic(using=current_alias(write=True)):
+            factories.patient()
+            with hospital_context("H2"):
+                Patient.objects.count()
+            assert Patient.objects.count() == 1
+        assert Patient.objects.count() == 1
+
+
+def test_a_missing_store_is_a_clear_error_and_is_never_created(hospital_a):
+    stores.close_hospital_connections()
+    path = stores.store_path("ALPHA")
+    path.unlink()
+    with hospital_context(hospital_a), pytest.raises(HospitalStoreUnavailable) as info:
+        Patient.objects.count()
+    assert "ALPHA" in info.value.message
+    assert not path.exists()
+
+
+def test_an_archived_hospital_reads_but_refuses_writes_even_through_raw_sql(hospital_a):
+    with hospital_context(hospital_a):
+        factories.patient(mrn="KEEP")
+    hospital_archive(code="ALPHA")
+    hospital_a.refresh_from_db()
+    with hospital_context(hospital_a):
+        assert list(Patient.objects.values_list("mrn", flat=True)) == ["KEEP"]
+        with pytest.raises(HospitalReadOnly):
+            factories.patient()
+        with pytest.raises(HospitalReadOnly):
+            Patient.objects.update(given_name="X")
+        with pytest.raises(HospitalReadOnly):
+            Patient.objects.all().delete()
+        alias = current_alias(write=False)
+        assert alias.endswith(":ro")
+        with pytest.raises(Exception, match="readonly"), connections[alias].cursor() as cursor:
+            cursor.execute("UPDATE patients_patient SET given_name = 'X'")
+    raw = sqlite3.connect(stores.store_path("ALPHA"))
+    try:
+        assert raw.execute("select given_name from patients_patient").fetchone()[0] != "X"
+    finally:
+        raw.close()
+
+
+def test_the_platform_store_answers_for_hospital_aliases_without_listing_them():
+    settings_map = connections.settings
+    assert isinstance(settings_map, stores.LazyDatabases)
+    config = settings_map["hospital:ZED"]
+    assert config["NAME"].endswith("ZED.sqlite3?mode=rw")
+    assert settings_map["hospital:ZED:ro"]["NAME"].endswith("?mode=ro")
+    with pytest.raises(KeyError):
+        settings_map["elsewhere"]
+    assert "elsewhere" not in settings_map
