@@ -8,27 +8,24 @@ once per session and shared, which is what makes provisioning a hospital per tes
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# Settings read the environment at import: point them at a scratch folder before Django loads.
-_SESSION_HOME = Path(tempfile.mkdtemp(prefix="hospitium-tests-"))
-os.environ["HOSPITIUM_HOME"] = str(_SESSION_HOME)
-os.environ.setdefault("HOSPITIUM_TASKS_IMMEDIATE", "1")
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+from rest_framework.test import APIClient
 
-import pytest  # noqa: E402
-from django.test import Client  # noqa: E402
-from rest_framework.test import APIClient  # noqa: E402
+from hospitium.accounts.models import Membership, Role, User
+from hospitium.tenancy import stores
+from hospitium.tenancy.migration import hospital_fingerprint
+from hospitium.tenancy.models import Hospital
+from hospitium.tenancy.provisioning import hospital_create
+from hospitium.tenancy.selectors import forget_cached_hospitals
 
-from hospitium.accounts.models import Membership, Role, User  # noqa: E402
-from hospitium.tenancy import stores  # noqa: E402
-from hospitium.tenancy.migration import hospital_fingerprint  # noqa: E402
-from hospitium.tenancy.models import Hospital  # noqa: E402
-from hospitium.tenancy.provisioning import hospital_create  # noqa: E402
-from hospitium.tenancy.selectors import forget_cached_hospitals  # noqa: E402
+# tests/settings.py made this scratch folder; each test gets a home of its own below.
+_SESSION_HOME = Path(django_settings.HOSPITIUM_HOME)
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -40,7 +37,6 @@ def _isolated_home(settings, tmp_path: Path) -> Iterator[Path]:
     home.mkdir()
     settings.HOSPITIUM_HOME = home
     settings.HOSPITIUM_TEMPLATE_DIR = _SESSION_HOME / "templates"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.HOSPITIUM_TENANT_CACHE_SECONDS = 0
     forget_cached_hospitals()
     yield home

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 HOSPITIUM = [sys.executable, "-m", "hospitium"]
+# The real settings, not the test settings pytest-django exported to the environment.
+ENV = {"DJANGO_SETTINGS_MODULE": "hospitium.settings", "HOSPITIUM_LOG_LEVEL": "WARNING"}
 
 
 def cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOSPITIUM_HOME": str(home), "HOSPITIUM_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, **ENV, "HOSPITIUM_HOME": str(home)}
     return subprocess.run(
         [*HOSPITIUM, *args], env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -58,7 +60,7 @@ def _get(url: str, host: str | None = None) -> tuple[int, bytes]:
 @pytest.mark.slow
 def test_run_migrates_creates_demo_hospitals_serves_and_stops(tmp_path):
     port = _free_port()
-    env = {**os.environ, "HOSPITIUM_HOME": str(tmp_path), "HOSPITIUM_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, **ENV, "HOSPITIUM_HOME": str(tmp_path)}
     proc = subprocess.Popen(
         [*HOSPITIUM, "run", "--port", str(port)],
         env=env,

@@ -107,8 +107,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = HOSPITIUM_HOME / "static"
-# Serve straight from the installed packages: `make run` needs no collectstatic step.
+# Static files are served straight from the installed packages (whitenoise's finders), so
+# `make run` needs no collectstatic step; a deployment that wants collected files names a folder.
+_static_root = env_str("HOSPITIUM_STATIC_ROOT")
+STATIC_ROOT: Path | None = Path(_static_root) if _static_root else None
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = HOSPITIUM_HOME / "media"
 
