@@ -145,7 +145,7 @@ def test_a_missing_store_is_reported_not_created():
     Hospital.objects.update(migration_fingerprint="stale")
     result = migration.fleet_migrate(migrate_platform=False)
     assert [(r.code, r.ok, r.error) for r in result.results] == [
-        ("GONE", False, "the store file is missing"),
+        ("GONE", False, "the store is missing"),
         ("HERE", True, ""),
     ]
     assert not stores.store_path("GONE").exists()

@@ -303,17 +303,19 @@ def test_a_leftover_store_file_is_never_overwritten(_isolated_home):
     leftover = stores.store_path("LEFT")
     leftover.parent.mkdir(parents=True, exist_ok=True)
     leftover.write_bytes(b"precious")
-    with pytest.raises(ProvisioningFailed, match="leftover store file"):
+    with pytest.raises(ProvisioningFailed, match="leftover store"):
         hospital_create(code="LEFT", name="Left", domains=["left.example.test"])
     assert leftover.read_bytes() == b"precious"
     assert not Hospital.objects.filter(code="LEFT").exists()
 
 
 def test_the_template_is_rebuilt_when_the_migrations_change(monkeypatch, settings, tmp_path):
+    from hospitium.tenancy.stores import sqlite
+
     settings.HOSPITIUM_TEMPLATE_DIR = tmp_path / "templates"
-    first = migration.ensure_template()
-    monkeypatch.setattr(migration, "hospital_fingerprint", lambda: "f" * 64)
-    second = migration.ensure_template()
+    first = Path(migration.ensure_template())
+    monkeypatch.setattr(sqlite, "hospital_fingerprint", lambda: "f" * 64)
+    second = Path(migration.ensure_template())
     assert first != second and first.exists() and second.exists()
     assert "ffffffff" in second.name
     assert shutil.disk_usage(second.parent)  # both present side by side

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from typing import Any
+
 from django.db import models
 
 from hospitium.core.ids import new_id
+from hospitium.tenancy.context import current_hospital_or_none
 
 
 class HospitalModel(models.Model):
@@ -22,3 +25,19 @@ class HospitalModel(models.Model):
     @property
     def uuid(self) -> uuid.UUID:
         return self.id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Bookkeeping, not a side effect: the row now belongs to the bound hospital (see from_db).
+        ref = current_hospital_or_none()
+        if ref is not None and getattr(self._state, "hospital", None) is None:
+            self._state.hospital = ref.code  # type: ignore[attr-defined]
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, *args: Any, **kwargs: Any) -> Any:
+        instance = super().from_db(*args, **kwargs)
+        # Remember which hospital the row came from, so the router can refuse to use it in
+        # another hospital's context (see tenancy.router._check_instance).
+        ref = current_hospital_or_none()
+        instance._state.hospital = ref.code if ref else None  # type: ignore[attr-defined]
+        return instance

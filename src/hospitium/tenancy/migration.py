@@ -3,74 +3,35 @@ hospitals are cloned from, and the fleet migration that touches only hospitals t
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import logging
 import multiprocessing
 import os
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
-from asgiref.local import Local
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.loader import MigrationLoader
 from tqdm import tqdm
 
 from hospitium.tenancy import stores
+from hospitium.tenancy.context import HospitalRef
+from hospitium.tenancy.fingerprint import apply_hospital_migrations, hospital_fingerprint
 from hospitium.tenancy.models import Hospital
 from hospitium.tenancy.router import hospital_app_labels
+from hospitium.tenancy.stores import registry
+
+__all__ = ["ensure_template", "fleet_migrate", "hospital_fingerprint", "migrate_store"]
 
 logger = logging.getLogger(__name__)
 
 
-@cache
-def hospital_fingerprint() -> str:
-    """SHA-256 over the hospital apps' migration files (names and contents).
-
-    Reading a dozen small files is far cheaper than loading the migration graph, which is what
-    lets a deploy with nothing to do skip every hospital with one comparison.
-    """
-    digest = hashlib.sha256()
-    for label in sorted(hospital_app_labels()):
-        module_name, _explicit = MigrationLoader.migrations_module(label)
-        if module_name is None:
-            continue
-        spec = importlib.util.find_spec(module_name)
-        if spec is None or not spec.submodule_search_locations:
-            continue
-        folder = Path(next(iter(spec.submodule_search_locations)))
-        for path in sorted(folder.glob("*.py")):
-            if path.name == "__init__.py":
-                continue
-            digest.update(f"{label}/{path.name}\0".encode())
-            digest.update(path.read_bytes())
-            digest.update(b"\0")
-    return digest.hexdigest()
-
-
 def migrate_store(alias: str) -> list[str]:
-    """Apply the hospital apps' unapplied migrations to one store; return what was applied.
-
-    Only hospital apps' migrations are planned, so a hospital store never records (or needs)
-    platform migrations. Each migration runs in its own transaction: a failure rolls that
-    migration back and raises.
-    """
-    connection = connections[alias]
-    executor = MigrationExecutor(connection)
-    labels = hospital_app_labels()
-    targets = [key for key in executor.loader.graph.leaf_nodes() if key[0] in labels]
-    plan = executor.migration_plan(targets)
-    if not plan:
-        return []
-    executor.migrate(targets, plan=plan)
-    return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
+    """Apply unapplied hospital migrations through an alias (kept for scripts and benchmarks)."""
+    return apply_hospital_migrations(alias)
 
 
 def migrate_platform_store() -> list[str]:
@@ -84,6 +45,7 @@ def migrate_platform_store() -> list[str]:
     from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 
     connection = connections["default"]
+    connection.prepare_database()
     executor = MigrationExecutor(connection)
     executor.loader.check_consistent_history(connection)
     labels = hospital_app_labels()
@@ -97,43 +59,17 @@ def migrate_platform_store() -> list[str]:
 
 
 def template_path(fingerprint: str | None = None) -> Path:
+    """The embedded default's template file for a fingerprint (default: the current one)."""
     fingerprint = fingerprint or hospital_fingerprint()
     return stores.templates_dir() / f"hospital-{fingerprint[:20]}.sqlite3"
 
 
-def ensure_template() -> Path:
-    """Return the migrated template store for the current migration set, building it if needed.
-
-    The template is keyed by the fingerprint, so a change to any hospital migration builds a new
-    one automatically. Building goes to a private file that is renamed into place, so concurrent
-    builders never see a half-built template.
-    """
-    path = template_path()
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    building = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.building")
-    alias = f"template:{building.name}"
-    stores.register_alias(alias, stores.sqlite_config(building, mode="rwc"))
-    try:
-        started = time.perf_counter()
-        migrate_store(alias)
-        logger.info("built hospital template %s in %.2fs", path.name, time.perf_counter() - started)
-    except BaseException:
-        stores.unregister_alias(alias)
-        _remove_sqlite_files(building)
-        raise
-    # Closing the last connection checkpoints the WAL into the main file, so the file alone is a
-    # complete store and a plain copy of it is too.
-    stores.unregister_alias(alias)
-    building.replace(path)
-    _remove_sqlite_files(building)
-    return path
-
-
-def _remove_sqlite_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+def ensure_template() -> str:
+    """Build the templates new hospitals are cloned from (embedded, or on every configured
+    server) if the current fingerprint has none yet; return the first one's name."""
+    servers = stores.configured_servers() or [""]
+    names = [stores.store_for_server(server).ensure_template() for server in servers]
+    return names[0]
 
 
 @dataclass
@@ -164,24 +100,24 @@ class FleetMigration:
 
 def _child_init() -> None:
     # A forked child must never use the parent's open connections (SQLite forbids carrying a
-    # connection across fork); give it an empty set of its own.
-    connections._connections = Local(connections.thread_critical)  # type: ignore[attr-defined]
-    stores._open.order.clear()
+    # connection across fork, and a psycopg socket has one owner); it opens its own.
+    registry.forget_inherited()
 
 
-def migrate_hospital_store(code: str) -> HospitalMigration:
+def migrate_hospital_store(ref: HospitalRef) -> HospitalMigration:
     """Migrate one hospital's store (in this process); never raises, reports the error instead."""
-    alias = stores.ALIAS_PREFIX + code
+    code = ref.code
     try:
-        if not stores.store_path(code).exists():
-            return HospitalMigration(code, ok=False, error="the store file is missing")
-        applied = migrate_store(alias)
+        store = stores.store_for(ref)
+        if not store.exists(ref):
+            return HospitalMigration(code, ok=False, error="the store is missing")
+        applied = store.migrate(ref)
         return HospitalMigration(code, ok=True, applied=applied)
     except Exception as exc:
         logger.warning("migrating hospital %s failed: %s", code, exc)
         return HospitalMigration(code, ok=False, error=f"{type(exc).__name__}: {exc}")
     finally:
-        stores.close_alias(alias)
+        stores.close_hospital_connections(code)
 
 
 def fleet_migrate(
@@ -202,7 +138,7 @@ def fleet_migrate(
     ensure_template()
     live = Hospital.objects.filter(status__in=[Hospital.Status.ACTIVE, Hospital.Status.ARCHIVED])
     checked = live.count()
-    behind = list(live.exclude(migration_fingerprint=fingerprint).values_list("code", flat=True))
+    behind = [h.as_ref() for h in live.exclude(migration_fingerprint=fingerprint)]
     summary = FleetMigration(
         fingerprint=fingerprint,
         platform_applied=migrate_platform,
@@ -223,6 +159,7 @@ def fleet_migrate(
                 summary.results.append(result)
                 bar.update(1)
         done = [result.code for result in summary.results if result.ok]
+        stores.close_hospital_connections()
         for start in range(0, len(done), 500):
             Hospital.objects.filter(code__in=done[start : start + 500]).update(
                 migration_fingerprint=fingerprint
@@ -232,14 +169,14 @@ def fleet_migrate(
     return summary
 
 
-def _run(codes: list[str], workers: int) -> Iterator[HospitalMigration]:
+def _run(refs: list[HospitalRef], workers: int) -> Iterator[HospitalMigration]:
     if workers == 1:
-        yield from (migrate_hospital_store(code) for code in codes)
+        yield from (migrate_hospital_store(ref) for ref in refs)
         return
     stores.close_hospital_connections()
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_child_init) as pool:
-        futures = {pool.submit(migrate_hospital_store, code): code for code in codes}
+        futures = {pool.submit(migrate_hospital_store, ref): ref.code for ref in refs}
         for future in as_completed(futures):
             try:
                 yield future.result()

@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -26,6 +24,7 @@ from django.utils import timezone
 from hospitium.accounts.models import Membership, Role, User, normalize_email
 from hospitium.core.errors import ValidationFailed
 from hospitium.tenancy import stores
+from hospitium.tenancy.context import HospitalRef
 from hospitium.tenancy.errors import (
     DomainTaken,
     HospitalCodeTaken,
@@ -34,8 +33,8 @@ from hospitium.tenancy.errors import (
     ProvisioningFailed,
     RepairNotNeeded,
 )
+from hospitium.tenancy.fingerprint import hospital_fingerprint
 from hospitium.tenancy.integrity import unguarded_platform_delete
-from hospitium.tenancy.migration import ensure_template, hospital_fingerprint, migrate_store
 from hospitium.tenancy.models import Domain, Hospital
 from hospitium.tenancy.selectors import forget_cached_hospitals, hospital_get
 
@@ -72,7 +71,7 @@ class _Attempt:
     """What one provisioning attempt has made so far, so that a failure can remove exactly it."""
 
     hospital_id: int | None = None
-    store: Path | None = None
+    store: HospitalRef | None = None
     user_id: int | None = None
     steps: list[str] = field(default_factory=list)
 
@@ -237,11 +236,13 @@ def _doing(attempt: _Attempt) -> str:
 def _record(new: NewHospital, attempt: _Attempt) -> Hospital:
     try:
         with transaction.atomic(durable=True):
+            server, store_name = stores.placement_for_new(new.code)
             hospital = Hospital.objects.create(
                 code=new.code,
                 name=new.name,
                 status=Hospital.Status.PROVISIONING,
-                store_name=stores.store_file_name(new.code),
+                server=server,
+                store_name=store_name,
             )
             Domain.objects.bulk_create(
                 Domain(hospital=hospital, host=host, is_primary=index == 0)
@@ -263,19 +264,16 @@ def _record(new: NewHospital, attempt: _Attempt) -> Hospital:
 
 
 def _clone_store(hospital: Hospital, attempt: _Attempt) -> None:
-    template = ensure_template()
-    target = stores.store_path(hospital.code)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
+    ref = hospital.as_ref()
+    attempt.store = ref
+    try:
+        stores.store_for(ref).create(ref)
+    except stores.StoreExists:
+        attempt.store = None  # not ours: never remove it
         raise ProvisioningFailed(
-            f"A leftover store file for {hospital.code} exists with no hospital recorded for "
-            f"it ({stores.store_file_name(hospital.code)}); move it away, then try again."
-        )
-    partial = target.with_name(target.name + ".partial")
-    attempt.store = target
-    # A copy then a rename: the store is either complete or absent, never half-written.
-    shutil.copyfile(template, partial)
-    partial.replace(target)
+            f"A leftover store for {hospital.code} exists with no hospital recorded for it "
+            f"({hospital.store_name}); move it away, then try again."
+        ) from None
     attempt.steps.append("store")
 
 
@@ -296,18 +294,16 @@ def _add_admin(
     attempt.steps.append("admin")
 
 
-def _remove_store(code: str) -> None:
-    stores.close_hospital_connections(code)
-    target = stores.store_path(code)
-    for suffix in ("", "-wal", "-shm", "-journal", ".partial"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
+def _remove_store(ref: HospitalRef) -> None:
+    stores.close_hospital_connections(ref.code)
+    stores.store_for(ref).remove(ref)
 
 
 def _undo(attempt: _Attempt, cause: BaseException) -> None:
     """Remove what the attempt created; if that fails, mark the hospital failed."""
     try:
         if attempt.store is not None:
-            _remove_store(attempt.store.name.removesuffix(".sqlite3"))
+            _remove_store(attempt.store)
         with transaction.atomic(), unguarded_platform_delete():
             if attempt.user_id is not None:
                 User.objects.filter(pk=attempt.user_id).delete()
@@ -366,24 +362,23 @@ def hospital_repair(*, code: str, clean: bool = False, force: bool = False) -> R
             "progress; try again in two minutes, or pass --force."
         )
     result = RepairResult(code=hospital.code, action="removed" if clean else "finished")
+    ref = hospital.as_ref()
     if clean:
-        _remove_store(hospital.code)
+        _remove_store(ref)
         hospital.delete()
         result.details.append("removed the store, domains, memberships and the hospital row")
         forget_cached_hospitals()
         return result
 
-    target = stores.store_path(hospital.code)
-    Path(f"{target}.partial").unlink(missing_ok=True)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ensure_template(), target)
+    store = stores.store_for(ref)
+    if not store.exists(ref):
+        store.remove(ref)  # whatever a crash left half-made (an SQLite .partial file)
+        store.create(ref)
         result.details.append("created the store from the template")
-    alias = stores.ALIAS_PREFIX + hospital.code
     try:
-        applied = migrate_store(alias)
+        applied = store.migrate(ref)
     finally:
-        stores.close_alias(alias)
+        stores.close_hospital_connections(hospital.code)
     if applied:
         result.details.append(f"applied {len(applied)} migrations to the store")
     with transaction.atomic(durable=True):

@@ -40,10 +40,21 @@ def current_alias(*, write: bool) -> str:
     return alias
 
 
-def _check_instance(alias: str, hints: dict[str, Any]) -> None:
-    instance = hints.get("instance")
-    db = getattr(getattr(instance, "_state", None), "db", None)
-    if db and stores.is_hospital_alias(db) and db.split(":")[1] != alias.split(":")[1]:
+def _check_instance(hints: dict[str, Any]) -> None:
+    """Refuse to use a row of one hospital in another's context.
+
+    Each hospital row's state remembers the hospital it was loaded from or saved to (set here on
+    first write, and by HospitalModel.from_db). The alias alone cannot tell: on PostgreSQL every
+    hospital of a server shares one.
+    """
+    state = getattr(hints.get("instance"), "_state", None)
+    if state is None:
+        return
+    code = current_hospital().code
+    owner = getattr(state, "hospital", None)
+    if owner is None:
+        state.hospital = code
+    elif owner != code:
         raise HospitalMismatch()
 
 
@@ -54,14 +65,14 @@ class HospitalRouter:
         if not is_hospital_model(model):
             return PLATFORM_ALIAS
         alias = current_alias(write=False)
-        _check_instance(alias, hints)
+        _check_instance(hints)
         return alias
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
         if not is_hospital_model(model):
             return PLATFORM_ALIAS
         alias = current_alias(write=True)
-        _check_instance(alias, hints)
+        _check_instance(hints)
         return alias
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool:

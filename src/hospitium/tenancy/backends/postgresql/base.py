@@ -1,0 +1,49 @@
+"""PostgreSQL for hospital stores: one connection (from Django's psycopg pool) per server, whose
+``search_path`` follows the current hospital.
+
+The schema is set lazily, right before a cursor is made, and only when it differs from the one
+this connection last set. What the connection "last set" is forgotten whenever PostgreSQL may
+have undone it or the connection may be another one: on rollback (a ``SET`` inside a rolled-back
+transaction is rolled back too), on savepoint rollback, and on every new or pooled connection.
+With no hospital bound the search path is empty, so an unqualified table name fails instead of
+falling back anywhere. An archived (read-only) hospital's connection also gets
+``default_transaction_read_only``, so even raw SQL cannot write to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.backends.postgresql import base
+
+from hospitium.tenancy.stores.schemas import wanted_session
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hospitium_session: str | None = None
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        connection = super().get_new_connection(conn_params)
+        self.hospitium_session = None
+        return connection
+
+    def create_cursor(self, name: str | None = None) -> Any:
+        wanted = wanted_session(self.alias)
+        if wanted.key != self.hospitium_session:
+            self.connection.execute(wanted.statement, wanted.params)
+            self.hospitium_session = wanted.key
+        return super().create_cursor(name)
+
+    def _rollback(self) -> None:
+        self.hospitium_session = None
+        super()._rollback()  # type: ignore[misc]
+
+    def _savepoint_rollback(self, sid: str) -> None:
+        self.hospitium_session = None
+        super()._savepoint_rollback(sid)  # type: ignore[misc]
+
+    def _close(self) -> None:
+        self.hospitium_session = None
+        super()._close()  # type: ignore[misc]

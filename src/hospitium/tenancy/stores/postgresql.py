@@ -1,0 +1,282 @@
+"""Hospital stores on PostgreSQL: a schema per hospital (``hospital_<code>``) on one of the
+configured servers, reached through one pooled connection alias per server (``server:NAME``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connections, transaction
+
+from hospitium.tenancy.context import HospitalRef
+from hospitium.tenancy.errors import HospitalStoreUnavailable
+from hospitium.tenancy.fingerprint import apply_hospital_migrations, hospital_fingerprint
+from hospitium.tenancy.stores import registry
+from hospitium.tenancy.stores.base import Store, StoreExists
+from hospitium.tenancy.stores.schemas import (
+    EXTENSIONS_SCHEMA,
+    SERVER_PREFIX,
+    schema_context,
+    server_alias,
+)
+
+logger = logging.getLogger(__name__)
+
+ENGINE = "hospitium.tenancy.backends.postgresql"
+SCHEMA_PREFIX = "hospital_"
+TEMPLATE_PREFIX = "hospital_tpl_"
+
+
+def schema_name(code: str) -> str:
+    return SCHEMA_PREFIX + code.lower()
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def config_for_alias(alias: str) -> dict[str, Any]:
+    from hospitium.settings.stores import postgres_settings
+
+    name = alias[len(SERVER_PREFIX) :]
+    try:
+        url = settings.HOSPITIUM_HOSPITAL_SERVERS[name]
+    except KeyError:
+        raise HospitalStoreUnavailable(
+            f"Server {name!r} is not configured (HOSPITIUM_HOSPITAL_SERVERS)."
+        ) from None
+    return postgres_settings(url, engine=ENGINE)
+
+
+registry.add_resolver(SERVER_PREFIX, config_for_alias)
+
+
+class PostgresStore(Store):
+    kind = "postgresql"
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.server_alias = server_alias(server)
+
+    def alias(self, ref: HospitalRef) -> str:
+        return self.server_alias
+
+    def store_name(self, code: str) -> str:
+        return schema_name(code)
+
+    def _cursor_value(self, query: str, params: tuple[Any, ...] = ()) -> Any:
+        with connections[self.server_alias].cursor() as cursor:
+            cursor.execute(query, params)
+            row = cursor.fetchone()
+        return row[0] if row else None
+
+    def schema_exists(self, schema: str) -> bool:
+        query = "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s"
+        return bool(self._cursor_value(query, (schema,)))
+
+    def exists(self, ref: HospitalRef) -> bool:
+        return self.schema_exists(ref.store_name)
+
+    # -- template -------------------------------------------------------------------------
+
+    def ensure_template(self) -> str:
+        """The template schema for the current fingerprint on this server, built on first need.
+
+        It is built under a private name and renamed into place (one catalog update), so a
+        concurrent builder never sees half a template.
+        """
+        name = TEMPLATE_PREFIX + hospital_fingerprint()[:16]
+        if self.schema_exists(name):
+            return name
+        building = f"{name}_b{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        with connections[self.server_alias].cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(EXTENSIONS_SCHEMA)}")
+            cursor.execute(f"CREATE SCHEMA {_q(building)}")
+        try:
+            with schema_context(self.server_alias, building):
+                apply_hospital_migrations(self.server_alias)
+            with transaction.atomic(using=self.server_alias):
+                if self.schema_exists(name):  # another process finished first
+                    raise _Superseded
+                with connections[self.server_alias].cursor() as cursor:
+                    cursor.execute(f"ALTER SCHEMA {_q(building)} RENAME TO {_q(name)}")
+        except _Superseded:
+            self._drop(building)
+        except BaseException:
+            self._drop(building)
+            raise
+        logger.info(
+            "built template schema %s on %s in %.2fs",
+            name,
+            self.server,
+            time.perf_counter() - started,
+        )
+        return name
+
+    def _drop(self, schema: str) -> None:
+        with connections[self.server_alias].cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA IF EXISTS {_q(schema)} CASCADE")
+
+    def clone_script(self, template: str) -> str:
+        """SQL that recreates the template's tables, data, constraints and indexes — with their
+        names, which later migrations address — in the schema on the search path."""
+        return _clone_script(self.server, template)
+
+    def create(self, ref: HospitalRef) -> None:
+        template = self.ensure_template()
+        script = self.clone_script(template)
+        schema = ref.store_name
+        # One transaction: PostgreSQL's DDL is transactional, so a failure leaves no schema.
+        with transaction.atomic(using=self.server_alias), schema_context(self.server_alias, schema):
+            if self.schema_exists(schema):
+                raise StoreExists(schema)
+            with connections[self.server_alias].cursor() as cursor:
+                cursor.execute(f"CREATE SCHEMA {_q(schema)}")
+                cursor.execute(script)
+
+    def remove(self, ref: HospitalRef) -> None:
+        self._drop(ref.store_name)
+
+    def migrate(self, ref: HospitalRef) -> list[str]:
+        with schema_context(self.server_alias, ref.store_name):
+            return apply_hospital_migrations(self.server_alias)
+
+    # -- backups ----------------------------------------------------------------------------
+
+    def _libpq_env(self) -> dict[str, str]:
+        config = connections[self.server_alias].settings_dict
+        env = dict(os.environ)
+        env.update(
+            {
+                "PGHOST": config["HOST"] or "",
+                "PGPORT": str(config["PORT"] or "5432"),
+                "PGUSER": config["USER"] or "",
+                "PGDATABASE": config["NAME"],
+            }
+        )
+        if config["PASSWORD"]:
+            env["PGPASSWORD"] = config["PASSWORD"]
+        return {k: v for k, v in env.items() if v != ""}
+
+    def _run(self, args: list[str]) -> None:
+        result = subprocess.run(
+            args, env=self._libpq_env(), capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed: {result.stderr.strip()[:500]}")
+
+    def backup(self, ref: HospitalRef, target: Path) -> None:
+        self._run(
+            [
+                "pg_dump",
+                "--format=custom",
+                "--no-owner",
+                f"--schema={ref.store_name}",
+                f"--file={target}",
+            ]
+        )
+
+    def restore(self, ref: HospitalRef, source: Path) -> None:
+        registry.close_alias(self.server_alias)
+        self._drop(ref.store_name)
+        self._run(
+            [
+                "pg_restore",
+                "--no-owner",
+                "--single-transaction",
+                "--exit-on-error",
+                f"--dbname={self._libpq_env()['PGDATABASE']}",
+                str(source),
+            ]
+        )
+
+    def foreign_key_violations(self, ref: HospitalRef) -> list[tuple[str, str, str]]:
+        return []  # PostgreSQL enforces every foreign key; there is nothing to scan for.
+
+    def row_counts(self, ref: HospitalRef) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with connections[self.server_alias].cursor() as cursor:
+            cursor.execute(
+                "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = %s ORDER BY tablename",
+                (ref.store_name,),
+            )
+            for (table,) in cursor.fetchall():
+                cursor.execute(f"SELECT count(*) FROM {_q(ref.store_name)}.{_q(table)}")
+                counts[table] = cursor.fetchone()[0]
+        return counts
+
+
+class _Superseded(Exception):
+    pass
+
+
+@cache
+def _clone_script(server: str, template: str) -> str:
+    alias = server_alias(server)
+    statements: list[str] = []
+    with schema_context(alias, template), connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = %s ORDER BY tablename",
+            (template,),
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+        for table in tables:
+            statements.append(
+                f"CREATE TABLE {_q(table)} (LIKE {_q(template)}.{_q(table)} INCLUDING DEFAULTS "
+                "INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)"
+            )
+            statements.append(f"INSERT INTO {_q(table)} SELECT * FROM {_q(template)}.{_q(table)}")
+        cursor.execute(
+            """
+            SELECT cl.relname, con.conname, pg_catalog.pg_get_constraintdef(con.oid)
+            FROM pg_catalog.pg_constraint con
+            JOIN pg_catalog.pg_class cl ON cl.oid = con.conrelid
+            JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+            WHERE n.nspname = %s AND con.contype IN ('p', 'u', 'x', 'c', 'f')
+            ORDER BY CASE con.contype WHEN 'f' THEN 1 ELSE 0 END, cl.relname, con.conname
+            """,
+            (template,),
+        )
+        for table, name, definition in cursor.fetchall():
+            definition = definition.replace(f"{template}.", "").replace(f"{_q(template)}.", "")
+            statements.append(f"ALTER TABLE {_q(table)} ADD CONSTRAINT {_q(name)} {definition}")
+        cursor.execute(
+            """
+            SELECT pg_catalog.pg_get_indexdef(i.indexrelid)
+            FROM pg_catalog.pg_index i
+            JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
+            JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+            WHERE n.nspname = %s
+              AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = i.indexrelid)
+            ORDER BY 1
+            """,
+            (template,),
+        )
+        for (definition,) in cursor.fetchall():
+            statements.append(
+                definition.replace(f" ON {template}.", " ON ").replace(
+                    f" ON {_q(template)}.", " ON "
+                )
+            )
+        cursor.execute(
+            """
+            SELECT table_name, column_name FROM information_schema.columns
+            WHERE table_schema = %s AND is_identity = 'YES' ORDER BY 1, 2
+            """,
+            (template,),
+        )
+        for table, column in cursor.fetchall():
+            statements.append(
+                f"SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence("
+                f"'{_q(table)}', '{column}'), coalesce(max({_q(column)}), 1), max({_q(column)}) IS NOT NULL) "
+                f"FROM {_q(table)}"
+            )
+    return ";\n".join(statements)

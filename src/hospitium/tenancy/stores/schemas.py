@@ -1,0 +1,74 @@
+"""Which PostgreSQL schema a server connection should be on, right now.
+
+Kept apart from the backend so that the rule is in one small place: the schema of the hospital
+bound to the context if it lives on this connection's server, or an explicit maintenance
+override (template building, migrations, backups), or none at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import cache
+
+from hospitium.tenancy.context import current_hospital_or_none
+
+SERVER_PREFIX = "server:"
+#: Extensions (btree_gist, …) live here, never tables.
+EXTENSIONS_SCHEMA = "extensions"
+
+_override: ContextVar[tuple[str, str] | None] = ContextVar("hospitium_schema", default=None)
+
+
+def server_alias(server: str) -> str:
+    return SERVER_PREFIX + server
+
+
+@dataclass(frozen=True)
+class Session:
+    key: str
+    statement: str
+    params: tuple[str, str]
+
+
+_STATEMENT = (
+    "SELECT pg_catalog.set_config('search_path', %s, false), "
+    "pg_catalog.set_config('default_transaction_read_only', %s, false)"
+)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+@cache
+def session_for(schema: str | None, read_only: bool) -> Session:
+    path = f"{_quote(schema)}, {_quote(EXTENSIONS_SCHEMA)}" if schema else ""
+    return Session(
+        key=f"{schema or ''}|{'ro' if read_only else 'rw'}",
+        statement=_STATEMENT,
+        params=(path, "on" if read_only else "off"),
+    )
+
+
+def wanted_session(alias: str) -> Session:
+    """The session settings a connection to ``alias`` needs for the current context."""
+    override = _override.get()
+    if override is not None and override[0] == alias:
+        return session_for(override[1], False)
+    ref = current_hospital_or_none()
+    if ref is not None and ref.server and server_alias(ref.server) == alias:
+        return session_for(ref.store_name, ref.read_only)
+    return session_for(None, False)
+
+
+@contextmanager
+def schema_context(alias: str, schema: str) -> Iterator[None]:
+    """Point connections to ``alias`` at ``schema`` (writable) for the block: maintenance only."""
+    token = _override.set((alias, schema))
+    try:
+        yield
+    finally:
+        _override.reset(token)
