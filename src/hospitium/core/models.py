@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-
 from typing import Any
 
 from django.db import models
@@ -22,10 +21,6 @@ class HospitalModel(models.Model):
     class Meta:
         abstract = True
 
-    @property
-    def uuid(self) -> uuid.UUID:
-        return self.id
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Bookkeeping, not a side effect: the row now belongs to the bound hospital (see from_db).
         ref = current_hospital_or_none()
@@ -41,3 +36,7 @@ class HospitalModel(models.Model):
         ref = current_hospital_or_none()
         instance._state.hospital = ref.code if ref else None  # type: ignore[attr-defined]
         return instance
+
+    @property
+    def uuid(self) -> uuid.UUID:
+        return self.id

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 ENGINE = "hospitium.tenancy.backends.postgresql"
 SCHEMA_PREFIX = "hospital_"
 TEMPLATE_PREFIX = "hospital_tpl_"
+_TABLES = "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = %s ORDER BY tablename"
 
 
 def schema_name(code: str) -> str:
@@ -205,7 +206,7 @@ class PostgresStore(Store):
         counts: dict[str, int] = {}
         with connections[self.server_alias].cursor() as cursor:
             cursor.execute(
-                "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = %s ORDER BY tablename",
+                _TABLES,
                 (ref.store_name,),
             )
             for (table,) in cursor.fetchall():
@@ -223,10 +224,7 @@ def _clone_script(server: str, template: str) -> str:
     alias = server_alias(server)
     statements: list[str] = []
     with schema_context(alias, template), connections[alias].cursor() as cursor:
-        cursor.execute(
-            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = %s ORDER BY tablename",
-            (template,),
-        )
+        cursor.execute(_TABLES, (template,))
         tables = [row[0] for row in cursor.fetchall()]
         for table in tables:
             statements.append(
@@ -255,7 +253,9 @@ def _clone_script(server: str, template: str) -> str:
             JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
             JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
             WHERE n.nspname = %s
-              AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = i.indexrelid)
+              AND NOT EXISTS (
+                SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = i.indexrelid
+              )
             ORDER BY 1
             """,
             (template,),
@@ -275,8 +275,8 @@ def _clone_script(server: str, template: str) -> str:
         )
         for table, column in cursor.fetchall():
             statements.append(
-                f"SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence("
-                f"'{_q(table)}', '{column}'), coalesce(max({_q(column)}), 1), max({_q(column)}) IS NOT NULL) "
-                f"FROM {_q(table)}"
+                "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence("
+                f"'{_q(table)}', '{column}'), coalesce(max({_q(column)}), 1), "
+                f"max({_q(column)}) IS NOT NULL) FROM {_q(table)}"
             )
     return ";\n".join(statements)

@@ -197,7 +197,8 @@ class SqliteStore(Store):
             tables = [
                 name
                 for (name,) in raw.execute(
-                    "select name from sqlite_master where type = 'table' and name not like 'sqlite_%'"
+                    "select name from sqlite_master "
+                    "where type = 'table' and name not like 'sqlite_%'"
                 )
             ]
             return {
