@@ -24,7 +24,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src
 
 pytest: $(STAMP)
+	@echo "== test suite on SQLite (the embedded default)"
 	$(BIN)/pytest -q
+	@echo "== the same suite on PostgreSQL"
+	$(BIN)/python -m tests.run_postgres
 
 test: lint typecheck pytest
 

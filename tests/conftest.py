@@ -23,9 +23,37 @@ from hospitium.tenancy.migration import hospital_fingerprint
 from hospitium.tenancy.models import Hospital
 from hospitium.tenancy.provisioning import hospital_create
 from hospitium.tenancy.selectors import forget_cached_hospitals
+from tests import storehelp
 
 # tests/settings.py made this scratch folder; each test gets a home of its own below.
 _SESSION_HOME = Path(django_settings.HOSPITIUM_HOME)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: about the SQLite store only")
+    config.addinivalue_line("markers", "postgresql_only: about the PostgreSQL store only")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    store = "postgresql" if storehelp.on_postgres() else "sqlite"
+    return f"hospitium store: {store}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests about one kind of store are left out (reported as deselected) on the other run."""
+    other = "sqlite_only" if storehelp.on_postgres() else "postgresql_only"
+    kept = [item for item in items if other not in item.keywords]
+    dropped = [item for item in items if other in item.keywords]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if storehelp.on_postgres():
+        storehelp.create_server_databases()
+        storehelp.drop_all_hospital_schemas()
+
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -41,6 +69,8 @@ def _isolated_home(settings, tmp_path: Path) -> Iterator[Path]:
     forget_cached_hospitals()
     yield home
     stores.close_hospital_connections()
+    if storehelp.on_postgres():
+        storehelp.drop_all_hospital_schemas()
     forget_cached_hospitals()
     hospital_fingerprint.cache_clear()
 

@@ -1,14 +1,32 @@
 """Settings for the test run: Hospitium's own, with a scratch HOSPITIUM_HOME and tasks run
 immediately. The environment is set here because settings read it at import, which pytest-django
-does before any conftest is loaded."""
+does before any conftest is loaded.
+
+``HOSPITIUM_TEST_STORE=postgresql`` runs the same suite on PostgreSQL: the platform store in the
+test database Django creates, hospitals as schemas on two databases that stand in for two
+servers (``HOSPITIUM_TEST_POSTGRES`` names the server; default: the local one).
+"""
 
 import os
 import tempfile
 
 os.environ["HOSPITIUM_HOME"] = tempfile.mkdtemp(prefix="hospitium-tests-")
 os.environ["HOSPITIUM_TASKS_IMMEDIATE"] = "1"
+for _name in ("HOSPITIUM_DATABASE_URL", "HOSPITIUM_HOSPITAL_SERVERS", "HOSPITIUM_REDIS_URL"):
+    os.environ.pop(_name, None)
 
-from hospitium.settings import *  # noqa: F403
+TEST_STORE = os.environ.get("HOSPITIUM_TEST_STORE", "sqlite")
+if TEST_STORE not in {"sqlite", "postgresql"}:
+    raise RuntimeError(f"HOSPITIUM_TEST_STORE must be sqlite or postgresql, not {TEST_STORE!r}")
+POSTGRES = os.environ.get("HOSPITIUM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+TEST_SERVER_DATABASES = {"s1": "hospitium_tests_s1", "s2": "hospitium_tests_s2"}
+if TEST_STORE == "postgresql":
+    os.environ["HOSPITIUM_DATABASE_URL"] = f"{POSTGRES}/hospitium_tests"
+    os.environ["HOSPITIUM_HOSPITAL_SERVERS"] = ",".join(
+        f"{name}={POSTGRES}/{database}" for name, database in TEST_SERVER_DATABASES.items()
+    )
+
+from hospitium.settings import *  # noqa: E402, F403
 
 # Hashing passwords slowly is a production virtue and a test-suite vice.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

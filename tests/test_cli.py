@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -9,37 +10,67 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
+import uuid
+from collections.abc import Iterator
 
+import psycopg
 import pytest
+from django.conf import settings as django_settings
+
+from tests import storehelp
 
 HOSPITIUM = [sys.executable, "-m", "hospitium"]
-# The real settings, not the test settings pytest-django exported to the environment.
-ENV = {"DJANGO_SETTINGS_MODULE": "hospitium.settings", "HOSPITIUM_LOG_LEVEL": "WARNING"}
 
 
-def cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **ENV, "HOSPITIUM_HOME": str(home)}
+@pytest.fixture
+def env(tmp_path) -> Iterator[dict[str, str]]:
+    """The environment of a real installation: the real settings (not the test settings
+    pytest-django exported), its own home and, on the PostgreSQL run, a database of its own."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HOSPITIUM_")}
+    base.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "hospitium.settings",
+            "HOSPITIUM_LOG_LEVEL": "WARNING",
+            "HOSPITIUM_HOME": str(tmp_path),
+        }
+    )
+    if not storehelp.on_postgres():
+        yield base
+        return
+    name = f"hospitium_cli_{uuid.uuid4().hex[:10]}"
+    admin = django_settings.HOSPITIUM_HOSPITAL_SERVERS["s1"].rsplit("/", 1)[0]
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as raw:
+        raw.execute(f'CREATE DATABASE "{name}"')
+    base["HOSPITIUM_DATABASE_URL"] = f"{admin}/{name}"
+    try:
+        yield base
+    finally:
+        with psycopg.connect(f"{admin}/postgres", autocommit=True) as raw:
+            raw.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*HOSPITIUM, *args], env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
-def test_a_duplicate_domain_exits_1_naming_the_holder_and_creates_nothing(tmp_path):
-    assert cli(tmp_path, "migrate", "--no-progress").returncode == 0
+def test_a_duplicate_domain_exits_1_naming_the_holder_and_creates_nothing(env, tmp_path):
+    assert cli(env, "migrate", "--no-progress").returncode == 0
     first = cli(
-        tmp_path, "hospitals", "create", "ACME", "--name", "Acme", "--domain", "acme.example.test"
+        env, "hospitals", "create", "ACME", "--name", "Acme", "--domain", "acme.example.test"
     )
     assert first.returncode == 0, first.stderr
     second = cli(
-        tmp_path, "hospitals", "create", "BETA", "--name", "Beta", "--domain", "ACME.example.test"
+        env, "hospitals", "create", "BETA", "--name", "Beta", "--domain", "ACME.example.test"
     )
     assert second.returncode == 1
     assert "Domain acme.example.test is already used by hospital ACME." in second.stderr
     assert "Traceback" not in second.stderr
-    listing = cli(tmp_path, "hospitals", "list")
-    assert "ACME" in listing.stdout and "BETA" not in listing.stdout
-    assert sorted(p.name for p in (tmp_path / "hospitals").iterdir()) == ["ACME.sqlite3"]
+    listing = cli(env, "hospitals", "list", "--json")
+    assert [row["code"] for row in json.loads(listing.stdout)] == ["ACME"]
+    if not storehelp.on_postgres():
+        assert sorted(p.name for p in (tmp_path / "hospitals").iterdir()) == ["ACME.sqlite3"]
 
 
 def _free_port() -> int:
@@ -58,9 +89,8 @@ def _get(url: str, host: str | None = None) -> tuple[int, bytes]:
 
 
 @pytest.mark.slow
-def test_run_migrates_creates_demo_hospitals_serves_and_stops(tmp_path):
+def test_run_migrates_creates_demo_hospitals_serves_and_stops(env, tmp_path):
     port = _free_port()
-    env = {**os.environ, **ENV, "HOSPITIUM_HOME": str(tmp_path)}
     proc = subprocess.Popen(
         [*HOSPITIUM, "run", "--port", str(port)],
         env=env,
@@ -96,4 +126,8 @@ def test_run_migrates_creates_demo_hospitals_serves_and_stops(tmp_path):
     assert proc.returncode == 0, output
     assert "hospital NORTHGATE: http://northgate.localhost:" in output
     assert "sign in as admin@hospitium.example / " in output
-    assert (tmp_path / "hospitals" / "RIVERSIDE.sqlite3").exists()
+    listing = json.loads(cli(env, "hospitals", "list", "--json").stdout)
+    assert [(row["code"], row["status"]) for row in listing] == [
+        ("NORTHGATE", "active"),
+        ("RIVERSIDE", "active"),
+    ]

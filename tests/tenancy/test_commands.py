@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from hospitium.accounts.models import User
 from hospitium.tenancy.models import Domain, Hospital
+from tests.storehelp import on_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +117,12 @@ def test_list_shows_status_and_migration_state(hospital_a, hospital_b):
         ("BRAVO", "active", "behind"),
     ]
     assert rows[0]["domains"] == ["alpha.example.test"]
-    assert rows[0]["placement"] == {"server": "embedded", "store": "ALPHA.sqlite3"}
+    expected = (
+        {"server": "s1", "store": "hospital_alpha"}
+        if on_postgres()
+        else {"server": "embedded", "store": "ALPHA.sqlite3"}
+    )
+    assert rows[0]["placement"] == expected
     table = run("list")
     assert table.splitlines()[0].split() == ["CODE", "STATUS", "MIGRATIONS", "DOMAIN", "NAME"]
     assert "BRAVO" in table and "behind" in table

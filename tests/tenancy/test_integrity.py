@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from io import StringIO
 
@@ -13,36 +12,39 @@ from hospitium.accounts.services import user_delete
 from hospitium.core.errors import BusinessRuleViolation
 from hospitium.patients.models import Patient
 from hospitium.staff.models import Practitioner
-from hospitium.tenancy import stores
 from hospitium.tenancy.context import hospital_context
 from hospitium.tenancy.errors import HospitalNotFound, ProtectedByHospitals
 from hospitium.tenancy.integrity import integrity_check
 from hospitium.tenancy.provisioning import hospital_archive
 from tests import factories
+from tests.storehelp import on_postgres, raw_execute, remove_store_behind_our_back
 
 pytestmark = pytest.mark.django_db
 
 
-DEPT = uuid.UUID(int=1).hex
+DEPT = uuid.UUID(int=1)
 GHOST = uuid.UUID(int=2)
+
+
+def _uuid(value: uuid.UUID | str) -> str:
+    # Django stores UUIDs as 32 hex digits on SQLite and as the native type on PostgreSQL.
+    return str(value) if on_postgres() else uuid.UUID(str(value)).hex
 
 
 def plant_orphan(code: str, user_id: int) -> None:
     """Write a practitioner pointing at a user id by hand, as a buggy script would."""
-    raw = sqlite3.connect(stores.store_path(code))
-    try:
-        raw.execute(
-            "insert into staff_department (id, name, created_at, updated_at) values (?, 'Dept', 0, 0)",
-            (DEPT,),
-        )
-        raw.execute(
-            "insert into staff_practitioner (id, display_name, kind, specialty, department_id, user_id,"
-            " created_at, updated_at) values (?, 'Ghost', 'doctor', '', ?, ?, 0, 0)",
-            (GHOST.hex, DEPT, user_id),
-        )
-        raw.commit()
-    finally:
-        raw.close()
+    now = "2026-01-01 00:00:00+00"
+    raw_execute(
+        code,
+        "insert into staff_department (id, name, created_at, updated_at) values (%s, 'Dept', %s, %s)",
+        (_uuid(DEPT), now, now),
+    )
+    raw_execute(
+        code,
+        "insert into staff_practitioner (id, display_name, kind, specialty, department_id, user_id,"
+        " created_at, updated_at) values (%s, 'Ghost', 'doctor', '', %s, %s, %s, %s)",
+        (_uuid(GHOST), _uuid(DEPT), user_id, now, now),
+    )
 
 
 def test_a_clean_platform_has_no_findings(hospital_a, hospital_b, doctor_a):
@@ -61,24 +63,36 @@ def test_an_orphan_planted_by_hand_is_found(hospital_a, hospital_b):
     assert integrity_check(code="ALPHA") == []
 
 
+@pytest.mark.sqlite_only
 def test_a_foreign_key_violation_planted_by_hand_is_found(hospital_a):
-    raw = sqlite3.connect(stores.store_path("ALPHA"))
-    raw.execute(
+    # Behind Django's back, with SQLite's foreign keys off for that one connection.
+    raw_execute(
+        "ALPHA",
         "insert into staff_practitioner (id, display_name, kind, specialty, department_id, user_id,"
-        " created_at, updated_at) values (?, 'Lost', 'doctor', '', ?, null, 0, 0)",
-        (GHOST.hex, DEPT),
+        " created_at, updated_at) values (%s, 'Lost', 'doctor', '', %s, null, 0, 0)",
+        (GHOST.hex, DEPT.hex),
     )
-    raw.commit()
-    raw.close()
     findings = integrity_check(code="alpha")
     assert [(f.store, f.kind, f.table) for f in findings] == [
         ("ALPHA", "foreign_key_violation", "staff_practitioner")
     ]
 
 
+@pytest.mark.postgresql_only
+def test_postgresql_refuses_a_foreign_key_violation_even_behind_djangos_back(hospital_a):
+    import psycopg
+
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        raw_execute(
+            "ALPHA",
+            "insert into staff_practitioner (id, display_name, kind, specialty, department_id,"
+            " user_id, created_at, updated_at) values (%s, 'Lost', 'doctor', '', %s, null, now(), now())",
+            (str(GHOST), str(DEPT)),
+        )
+
+
 def test_an_unopenable_store_is_reported(hospital_a):
-    stores.close_hospital_connections()
-    stores.store_path("ALPHA").unlink()
+    remove_store_behind_our_back("ALPHA")
     findings = integrity_check()
     assert [(f.store, f.kind) for f in findings] == [("ALPHA", "store_unavailable")]
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import uuid
 from collections.abc import Callable
 from io import StringIO
@@ -13,6 +12,7 @@ from django.core.management import CommandError, call_command
 from hospitium.tenancy import migration, stores
 from hospitium.tenancy.models import Hospital
 from hospitium.tenancy.provisioning import hospital_archive, hospital_create
+from tests.storehelp import column_names, raw_execute, remove_store_behind_our_back, table_names
 
 pytestmark = pytest.mark.django_db
 
@@ -63,19 +63,11 @@ def create(*codes: str) -> None:
 
 
 def columns(code: str) -> set[str]:
-    raw = sqlite3.connect(stores.store_path(code))
-    try:
-        return {row[1] for row in raw.execute("PRAGMA table_info(patients_patient)")}
-    finally:
-        raw.close()
+    return column_names(code, "patients_patient")
 
 
 def tables(code: str) -> set[str]:
-    raw = sqlite3.connect(stores.store_path(code))
-    try:
-        return {row[0] for row in raw.execute("select name from sqlite_master where type='table'")}
-    finally:
-        raw.close()
+    return table_names(code)
 
 
 def test_a_deploy_with_nothing_to_do_touches_no_hospital(monkeypatch):
@@ -90,10 +82,7 @@ def test_a_deploy_with_nothing_to_do_touches_no_hospital(monkeypatch):
 @pytest.mark.parametrize("processes", [1, 2])
 def test_a_broken_hospital_does_not_stop_the_others_and_is_reported(processes, ship_new_migration):
     create("ONE", "TWO", "BROKEN", "FOUR")
-    raw = sqlite3.connect(stores.store_path("BROKEN"))
-    raw.execute("CREATE TABLE patients_note (id integer)")  # what 0002 is about to create
-    raw.commit()
-    raw.close()
+    raw_execute("BROKEN", "CREATE TABLE patients_note (id integer)")  # what 0002 will create
     old = Hospital.objects.get(code="ONE").migration_fingerprint
 
     ship_new_migration()
@@ -119,10 +108,7 @@ def test_a_broken_hospital_does_not_stop_the_others_and_is_reported(processes, s
     assert fingerprints == {"ONE": current, "TWO": current, "FOUR": current, "BROKEN": old}
 
     # Once mended, the next deploy migrates only the hospital that is still behind.
-    raw = sqlite3.connect(stores.store_path("BROKEN"))
-    raw.execute("DROP TABLE patients_note")
-    raw.commit()
-    raw.close()
+    raw_execute("BROKEN", "DROP TABLE patients_note")
     again = migration.fleet_migrate(processes=processes, migrate_platform=False)
     assert [(r.code, r.ok, r.applied) for r in again.results] == [
         ("BROKEN", True, ["patients.0002_note"])
@@ -140,15 +126,15 @@ def test_archived_hospitals_are_migrated_too(ship_new_migration):
 
 def test_a_missing_store_is_reported_not_created():
     create("HERE", "GONE")
-    stores.close_hospital_connections()
-    stores.store_path("GONE").unlink()
+    remove_store_behind_our_back("GONE")
     Hospital.objects.update(migration_fingerprint="stale")
     result = migration.fleet_migrate(migrate_platform=False)
     assert [(r.code, r.ok, r.error) for r in result.results] == [
         ("GONE", False, "the store is missing"),
         ("HERE", True, ""),
     ]
-    assert not stores.store_path("GONE").exists()
+    gone = Hospital.objects.get(code="GONE").as_ref()
+    assert not stores.store_for(gone).exists(gone)
 
 
 def test_hospitals_created_after_a_deploy_start_from_the_new_template(ship_new_migration):
@@ -163,8 +149,7 @@ def test_hospitals_created_after_a_deploy_start_from_the_new_template(ship_new_m
 
 def test_the_migrate_command_lists_failures_and_exits_non_zero(ship_new_migration):
     create("GOOD", "BAD")
-    stores.close_hospital_connections()
-    stores.store_path("BAD").write_bytes(b"this is not a database")
+    raw_execute("BAD", "DROP TABLE django_migrations")  # its migration history is gone
     ship_new_migration()
     out, err = StringIO(), StringIO()
     with pytest.raises(CommandError) as info:

@@ -30,6 +30,7 @@ from hospitium.tenancy.provisioning import (
     hospital_repair,
 )
 from tests import factories
+from tests.storehelp import existing_stores, on_postgres, raw_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -43,9 +44,7 @@ def platform_snapshot(home: Path) -> dict[str, object]:
         "domains": sorted(Domain.objects.values_list("host", flat=True)),
         "users": sorted(User.objects.values_list("email", flat=True)),
         "memberships": Membership.objects.count(),
-        "files": sorted(str(p.relative_to(home)) for p in (home / "hospitals").glob("*"))
-        if (home / "hospitals").exists()
-        else [],
+        "stores": existing_stores(),
     }
 
 
@@ -60,9 +59,11 @@ def test_a_new_hospital_is_active_with_its_store_domains_and_admin(_isolated_hom
     hospital.refresh_from_db()
     assert hospital.status == Hospital.Status.ACTIVE
     assert hospital.name == "North One"
-    assert hospital.store_name == "NORTH_1.sqlite3"
+    store = stores.store_for(hospital.as_ref())
+    assert hospital.store_name == store.store_name("NORTH_1")
+    assert hospital.store_name == ("hospital_north_1" if on_postgres() else "NORTH_1.sqlite3")
     assert hospital.migration_fingerprint == migration.hospital_fingerprint()
-    assert stores.store_path("NORTH_1").is_file()
+    assert store.exists(hospital.as_ref())
     assert list(hospital.domains.values_list("host", "is_primary")) == [
         ("north.example.test", True),
         ("north-alt.example.test", False),
@@ -299,6 +300,7 @@ def test_archive_makes_only_that_hospital_read_only(hospital_a, hospital_b):
         hospital_archive(code="ALPHA")
 
 
+@pytest.mark.sqlite_only
 def test_a_leftover_store_file_is_never_overwritten(_isolated_home):
     leftover = stores.store_path("LEFT")
     leftover.parent.mkdir(parents=True, exist_ok=True)
@@ -309,6 +311,23 @@ def test_a_leftover_store_file_is_never_overwritten(_isolated_home):
     assert not Hospital.objects.filter(code="LEFT").exists()
 
 
+@pytest.mark.postgresql_only
+def test_a_leftover_schema_is_never_overwritten(settings):
+    import psycopg
+
+    url = settings.HOSPITIUM_HOSPITAL_SERVERS["s1"]
+    with psycopg.connect(url, autocommit=True) as raw:
+        raw.execute('CREATE SCHEMA "hospital_left"')
+        raw.execute('CREATE TABLE "hospital_left".precious (v text)')
+        raw.execute("INSERT INTO \"hospital_left\".precious VALUES ('keep me')")
+    with pytest.raises(ProvisioningFailed, match="leftover store"):
+        hospital_create(code="LEFT", name="Left", domains=["left.example.test"])
+    with psycopg.connect(url, autocommit=True) as raw:
+        assert raw.execute('SELECT v FROM "hospital_left".precious').fetchall() == [("keep me",)]
+    assert not Hospital.objects.filter(code="LEFT").exists()
+
+
+@pytest.mark.sqlite_only
 def test_the_template_is_rebuilt_when_the_migrations_change(monkeypatch, settings, tmp_path):
     from hospitium.tenancy.stores import sqlite
 
@@ -319,3 +338,53 @@ def test_the_template_is_rebuilt_when_the_migrations_change(monkeypatch, setting
     assert first != second and first.exists() and second.exists()
     assert "ffffffff" in second.name
     assert shutil.disk_usage(second.parent)  # both present side by side
+
+
+@pytest.mark.postgresql_only
+def test_the_template_schema_is_rebuilt_when_the_migrations_change(monkeypatch):
+    from hospitium.tenancy.stores import postgresql
+
+    store = stores.store_for_server("s1")
+    first = store.ensure_template()
+    monkeypatch.setattr(postgresql, "hospital_fingerprint", lambda: "e" * 64)
+    try:
+        second = store.ensure_template()
+        assert second == "hospital_tpl_" + "e" * 16 != first
+        assert store.schema_exists(first) and store.schema_exists(second)
+    finally:
+        store._drop("hospital_tpl_" + "e" * 16)
+
+
+@pytest.mark.postgresql_only
+def test_a_cloned_schema_keeps_the_template_names_of_constraints_and_indexes(hospital_a):
+    ref = hospital_a.as_ref()
+    store = stores.store_for(ref)
+    template = store.ensure_template()
+
+    def catalog(schema: str) -> set[tuple[str, str, str]]:
+        rows = raw_execute(
+            "ALPHA",
+            """
+            select cl.relname, con.conname, con.contype::text from pg_constraint con
+            join pg_class cl on cl.oid = con.conrelid join pg_namespace n on n.oid = cl.relnamespace
+            where n.nspname = %s
+            union all
+            select t.relname, ic.relname, 'index' from pg_index i
+            join pg_class ic on ic.oid = i.indexrelid join pg_class t on t.oid = i.indrelid
+            join pg_namespace n on n.oid = t.relnamespace where n.nspname = %s
+            """,
+            (schema, schema),
+        )
+        return {tuple(row) for row in rows}
+
+    assert catalog(ref.store_name) == catalog(template)
+    assert len(catalog(template)) > 10
+    # Foreign keys point inside the clone, not back into the template.
+    definitions = raw_execute(
+        "ALPHA",
+        "select pg_get_constraintdef(con.oid) from pg_constraint con "
+        "join pg_namespace n on n.oid = con.connamespace where n.nspname = %s and contype = 'f'",
+        (ref.store_name,),
+    )
+    assert definitions and all(template not in d for (d,) in definitions)
+    assert raw_execute("ALPHA", "select count(*) from django_migrations")[0][0] > 0

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from django.db import connections
 
@@ -11,6 +9,7 @@ from hospitium.tenancy.context import hospital_context
 from hospitium.tenancy.errors import HospitalMismatch, NoHospitalSelected
 from hospitium.tenancy.router import HospitalRouter
 from tests import factories
+from tests.storehelp import raw_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -37,20 +36,12 @@ def test_writing_a_hospital_model_without_a_hospital_raises(hospital_a):
 def test_rows_written_in_a_hospital_land_in_its_own_store_only(hospital_a, hospital_b):
     with hospital_context(hospital_a):
         created = factories.patient(mrn="A-1")
-        assert created._state.db == "hospital:ALPHA"
+        assert created._state.db == stores.alias_for(hospital_a.as_ref())
     with hospital_context(hospital_b):
         assert Patient.objects.count() == 0
         assert not Patient.objects.filter(pk=created.pk).exists()
-    raw = sqlite3.connect(stores.store_path("ALPHA"))
-    try:
-        assert raw.execute("select mrn from patients_patient").fetchall() == [("A-1",)]
-    finally:
-        raw.close()
-    raw = sqlite3.connect(stores.store_path("BRAVO"))
-    try:
-        assert raw.execute("select count(*) from patients_patient").fetchone() == (0,)
-    finally:
-        raw.close()
+    assert raw_execute("ALPHA", "select mrn from patients_patient") == [("A-1",)]
+    assert raw_execute("BRAVO", "select count(*) from patients_patient") == [(0,)]
 
 
 def test_hospital_b_cannot_update_or_delete_hospital_a_rows_by_id(hospital_a, hospital_b):

@@ -69,11 +69,16 @@ class PostgresStore(Store):
     def alias(self, ref: HospitalRef) -> str:
         return self.server_alias
 
+    def _connection(self) -> Any:
+        # Registered like any routed use, so closing a hospital's connections closes this too.
+        registry.touch(self.server_alias)
+        return connections[self.server_alias]
+
     def store_name(self, code: str) -> str:
         return schema_name(code)
 
     def _cursor_value(self, query: str, params: tuple[Any, ...] = ()) -> Any:
-        with connections[self.server_alias].cursor() as cursor:
+        with self._connection().cursor() as cursor:
             cursor.execute(query, params)
             row = cursor.fetchone()
         return row[0] if row else None
@@ -98,7 +103,7 @@ class PostgresStore(Store):
             return name
         building = f"{name}_b{uuid.uuid4().hex[:8]}"
         started = time.perf_counter()
-        with connections[self.server_alias].cursor() as cursor:
+        with self._connection().cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(EXTENSIONS_SCHEMA)}")
             cursor.execute(f"CREATE SCHEMA {_q(building)}")
         try:
@@ -107,7 +112,7 @@ class PostgresStore(Store):
             with transaction.atomic(using=self.server_alias):
                 if self.schema_exists(name):  # another process finished first
                     raise _Superseded
-                with connections[self.server_alias].cursor() as cursor:
+                with self._connection().cursor() as cursor:
                     cursor.execute(f"ALTER SCHEMA {_q(building)} RENAME TO {_q(name)}")
         except _Superseded:
             self._drop(building)
@@ -123,7 +128,7 @@ class PostgresStore(Store):
         return name
 
     def _drop(self, schema: str) -> None:
-        with connections[self.server_alias].cursor() as cursor:
+        with self._connection().cursor() as cursor:
             cursor.execute(f"DROP SCHEMA IF EXISTS {_q(schema)} CASCADE")
 
     def clone_script(self, template: str) -> str:
@@ -139,7 +144,7 @@ class PostgresStore(Store):
         with transaction.atomic(using=self.server_alias), schema_context(self.server_alias, schema):
             if self.schema_exists(schema):
                 raise StoreExists(schema)
-            with connections[self.server_alias].cursor() as cursor:
+            with self._connection().cursor() as cursor:
                 cursor.execute(f"CREATE SCHEMA {_q(schema)}")
                 cursor.execute(script)
 
@@ -153,7 +158,7 @@ class PostgresStore(Store):
     # -- backups ----------------------------------------------------------------------------
 
     def _libpq_env(self) -> dict[str, str]:
-        config = connections[self.server_alias].settings_dict
+        config = self._connection().settings_dict
         env = dict(os.environ)
         env.update(
             {
@@ -204,7 +209,7 @@ class PostgresStore(Store):
 
     def row_counts(self, ref: HospitalRef) -> dict[str, int]:
         counts: dict[str, int] = {}
-        with connections[self.server_alias].cursor() as cursor:
+        with self._connection().cursor() as cursor:
             cursor.execute(
                 _TABLES,
                 (ref.store_name,),
@@ -223,6 +228,7 @@ class _Superseded(Exception):
 def _clone_script(server: str, template: str) -> str:
     alias = server_alias(server)
     statements: list[str] = []
+    registry.touch(alias)
     with schema_context(alias, template), connections[alias].cursor() as cursor:
         cursor.execute(_TABLES, (template,))
         tables = [row[0] for row in cursor.fetchall()]

@@ -30,12 +30,17 @@ def server_alias(server: str) -> str:
 class Session:
     key: str
     statement: str
-    params: tuple[str, str]
+    params: tuple[str, ...]
+    #: The hospital schema that must exist (checked in the same round trip), if any.
+    required: str | None = None
 
 
 _STATEMENT = (
     "SELECT pg_catalog.set_config('search_path', %s, false), "
     "pg_catalog.set_config('default_transaction_read_only', %s, false)"
+)
+_CHECKED_STATEMENT = (
+    _STATEMENT + ", EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s)"
 )
 
 
@@ -44,12 +49,21 @@ def _quote(identifier: str) -> str:
 
 
 @cache
-def session_for(schema: str | None, read_only: bool) -> Session:
+def session_for(schema: str | None, read_only: bool, *, check: bool = False) -> Session:
+    """Session settings for a schema; ``check`` also asks whether the schema exists."""
     path = f"{_quote(schema)}, {_quote(EXTENSIONS_SCHEMA)}" if schema else ""
+    params: tuple[str, ...] = (path, "on" if read_only else "off")
+    if check and schema:
+        return Session(
+            key=f"{schema}|{'ro' if read_only else 'rw'}",
+            statement=_CHECKED_STATEMENT,
+            params=(*params, schema),
+            required=schema,
+        )
     return Session(
         key=f"{schema or ''}|{'ro' if read_only else 'rw'}",
         statement=_STATEMENT,
-        params=(path, "on" if read_only else "off"),
+        params=params,
     )
 
 
@@ -60,7 +74,7 @@ def wanted_session(alias: str) -> Session:
         return session_for(override[1], False)
     ref = current_hospital_or_none()
     if ref is not None and ref.server and server_alias(ref.server) == alias:
-        return session_for(ref.store_name, ref.read_only)
+        return session_for(ref.store_name, ref.read_only, check=True)
     return session_for(None, False)
 
 

@@ -187,7 +187,9 @@ class SqliteStore(Store):
             backup.close()
 
     def foreign_key_violations(self, ref: HospitalRef) -> list[tuple[str, str, str]]:
-        with connections[self.alias(ref)].cursor() as cursor:
+        alias = self.alias(ref)
+        registry.touch(alias)
+        with connections[alias].cursor() as cursor:
             cursor.execute("PRAGMA foreign_key_check")
             return [(table, str(rowid), parent) for table, rowid, parent, _fk in cursor.fetchall()]
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from django.db.backends.postgresql import base
 
-from hospitium.tenancy.stores.schemas import wanted_session
+from hospitium.tenancy.errors import HospitalStoreUnavailable
+from hospitium.tenancy.stores.schemas import session_for, wanted_session
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -32,7 +33,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def create_cursor(self, name: str | None = None) -> Any:
         wanted = wanted_session(self.alias)
         if wanted.key != self.hospitium_session:
-            self.connection.execute(wanted.statement, wanted.params)
+            row = self.connection.execute(wanted.statement, wanted.params).fetchone()
+            if wanted.required and not (row and row[-1]):
+                # Never leave a connection pointing at a schema that is not there.
+                empty = session_for(None, False)
+                self.connection.execute(empty.statement, empty.params)
+                self.hospitium_session = empty.key
+                code = wanted.required.removeprefix("hospital_").upper()
+                raise HospitalStoreUnavailable(
+                    f"The data store of hospital {code} cannot be found."
+                )
             self.hospitium_session = wanted.key
         return super().create_cursor(name)
 
