@@ -46,13 +46,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.hospitium_session = wanted.key
         return super().create_cursor(name)
 
+    # Forget the session only after the rollback: rolling back a savepoint itself makes a cursor,
+    # and nothing may be sent before it while the transaction is in its failed state.
     def _rollback(self) -> None:
-        self.hospitium_session = None
-        super()._rollback()  # type: ignore[misc]
+        try:
+            super()._rollback()  # type: ignore[misc]
+        finally:
+            self.hospitium_session = None
 
     def _savepoint_rollback(self, sid: str) -> None:
-        self.hospitium_session = None
-        super()._savepoint_rollback(sid)  # type: ignore[misc]
+        try:
+            super()._savepoint_rollback(sid)  # type: ignore[misc]
+        finally:
+            self.hospitium_session = None
 
     def _close(self) -> None:
         self.hospitium_session = None
