@@ -25,13 +25,15 @@ class HospitalRef:
     status: str
     server: str
     store_name: str
+    #: Read-only for the time being (a move or a restore is under way).
+    locked: bool = False
     #: Set only by platform maintenance (migrations, integrity repairs): writes to an archived
     #: hospital are allowed.
     maintenance: bool = False
 
     @property
     def read_only(self) -> bool:
-        return self.status == "archived" and not self.maintenance
+        return (self.status == "archived" or self.locked) and not self.maintenance
 
     def for_maintenance(self) -> HospitalRef:
         return replace(self, maintenance=True)

@@ -89,3 +89,15 @@ class InvalidPlatformReference(ValidationFailed):
 
 class ProtectedByHospitals(Conflict):
     code = "protected_by_hospitals"
+
+
+class BackupInvalid(ValidationFailed):
+    code = "backup_invalid"
+
+
+class DeleteRefused(BusinessRuleViolation):
+    code = "delete_refused"
+
+
+class MoveRefused(BusinessRuleViolation):
+    code = "move_refused"

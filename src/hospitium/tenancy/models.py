@@ -36,6 +36,8 @@ class Hospital(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    #: Set while maintenance (a move, a restore) needs the hospital read-only; "" otherwise.
+    locked_reason = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["code"]
@@ -65,6 +67,7 @@ class Hospital(models.Model):
             status=self.status,
             server=self.server,
             store_name=self.store_name,
+            locked=bool(self.locked_reason),
         )
 
 
@@ -92,3 +95,25 @@ class Domain(models.Model):
 
     def __str__(self) -> str:
         return self.host
+
+
+class HospitalBackup(models.Model):
+    """A backup file of one hospital's store. Kept (with the code) after the hospital is deleted."""
+
+    hospital = models.ForeignKey(
+        Hospital, null=True, blank=True, on_delete=models.SET_NULL, related_name="backups"
+    )
+    code = models.CharField(max_length=32)
+    kind = models.CharField(max_length=16)  # "sqlite" or "postgresql"
+    path = models.CharField(max_length=1024)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    migration_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["code", "-created_at"], name="backup_code_created")]
+
+    def __str__(self) -> str:
+        return f"{self.code} backup of {self.created_at:%Y-%m-%d %H:%M:%S}"

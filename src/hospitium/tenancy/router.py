@@ -34,7 +34,11 @@ def current_alias(*, write: bool) -> str:
     """The alias of the current hospital's store; raises NoHospitalSelected or HospitalReadOnly."""
     ref = current_hospital()
     if write and ref.read_only:
-        raise HospitalReadOnly(f"Hospital {ref.code} is archived and read-only.")
+        if ref.status == "archived":
+            raise HospitalReadOnly(f"Hospital {ref.code} is archived and read-only.")
+        raise HospitalReadOnly(
+            f"Hospital {ref.code} is read-only while maintenance is under way; try again shortly."
+        )
     alias = stores.alias_for(ref)
     stores.touch(alias)
     return alias

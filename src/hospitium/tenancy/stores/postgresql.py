@@ -191,18 +191,39 @@ class PostgresStore(Store):
         )
 
     def restore(self, ref: HospitalRef, source: Path) -> None:
-        registry.close_alias(self.server_alias)
-        self._drop(ref.store_name)
-        self._run(
-            [
-                "pg_restore",
-                "--no-owner",
-                "--single-transaction",
-                "--exit-on-error",
-                f"--dbname={self._libpq_env()['PGDATABASE']}",
-                str(source),
-            ]
-        )
+        """Restore the schema from a ``pg_dump`` archive of it.
+
+        The current schema is renamed aside first (one catalog update) and dropped only once the
+        restore (one transaction) has succeeded; on failure it is renamed back.
+        """
+        schema = ref.store_name
+        aside = f"{schema}_old_{uuid.uuid4().hex[:8]}"
+        self.close(ref)
+        had_schema = self.schema_exists(schema)
+        if had_schema:
+            with self._connection().cursor() as cursor:
+                cursor.execute(f"ALTER SCHEMA {_q(schema)} RENAME TO {_q(aside)}")
+        try:
+            self._run(
+                [
+                    "pg_restore",
+                    "--no-owner",
+                    "--single-transaction",
+                    "--exit-on-error",
+                    f"--dbname={self._libpq_env()['PGDATABASE']}",
+                    str(source),
+                ]
+            )
+            if not self.schema_exists(schema):
+                raise RuntimeError(f"the archive holds no schema {schema}")
+        except BaseException:
+            self._drop(schema)
+            if had_schema:
+                with self._connection().cursor() as cursor:
+                    cursor.execute(f"ALTER SCHEMA {_q(aside)} RENAME TO {_q(schema)}")
+            raise
+        if had_schema:
+            self._drop(aside)
 
     def foreign_key_violations(self, ref: HospitalRef) -> list[tuple[str, str, str]]:
         return []  # PostgreSQL enforces every foreign key; there is nothing to scan for.

@@ -9,13 +9,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hospitium.core.errors import HospitiumError
+from hospitium.tenancy.backups import hospital_backup, hospital_delete, hospital_restore
 from hospitium.tenancy.migration import hospital_fingerprint
+from hospitium.tenancy.moves import hospital_move
 from hospitium.tenancy.provisioning import hospital_archive, hospital_create, hospital_repair
 from hospitium.tenancy.selectors import hospital_list
 
 
 class Command(BaseCommand):
-    help = "Create, list, archive and repair hospitals."
+    help = "Create, list, archive, repair, back up, restore, delete and move hospitals."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -43,6 +45,17 @@ class Command(BaseCommand):
         repair.add_argument(
             "--force", action="store_true", help="even if provisioning started moments ago"
         )
+        backup = sub.add_parser("backup", help="back up a hospital's store (online)")
+        backup.add_argument("code")
+        backup.add_argument("--to", required=True, type=Path, dest="target", metavar="FILE")
+        restore = sub.add_parser("restore", help="replace a hospital's data with a backup of it")
+        restore.add_argument("code")
+        restore.add_argument("--from", required=True, type=Path, dest="source", metavar="FILE")
+        delete = sub.add_parser("delete", help="delete an archived, backed-up hospital")
+        delete.add_argument("code")
+        move = sub.add_parser("move", help="move a hospital to another PostgreSQL server")
+        move.add_argument("code")
+        move.add_argument("--to", required=True, dest="server", metavar="SERVER")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -124,3 +137,27 @@ class Command(BaseCommand):
         self.stdout.write(f"hospital {result.code}: {result.action}")
         for detail in result.details:
             self.stdout.write(f"  {detail}")
+
+    def do_backup(self, options: dict[str, Any]) -> None:
+        backup = hospital_backup(code=options["code"], target=options["target"])
+        self.stdout.write(
+            f"backed up hospital {backup.code} to {backup.path} ({backup.size} bytes, "
+            f"sha256 {backup.sha256[:16]}…)"
+        )
+
+    def do_restore(self, options: dict[str, Any]) -> None:
+        result = hospital_restore(code=options["code"], source=options["source"])
+        self.stdout.write(f"restored hospital {result.code} from {options['source']}")
+        if result.migrated:
+            self.stdout.write(f"  then applied {len(result.migrated)} newer migrations")
+
+    def do_delete(self, options: dict[str, Any]) -> None:
+        kept = hospital_delete(code=options["code"])
+        self.stdout.write(f"deleted hospital {kept.code}; its backup is kept at {kept.path}")
+
+    def do_move(self, options: dict[str, Any]) -> None:
+        result = hospital_move(code=options["code"], to_server=options["server"])
+        self.stdout.write(
+            f"moved hospital {result.code} from {result.source} to {result.target} "
+            f"({result.rows} rows verified)"
+        )
