@@ -7,7 +7,7 @@ from hospitium.patients.models import Patient
 from hospitium.tenancy import stores
 from hospitium.tenancy.context import hospital_context
 from hospitium.tenancy.errors import HospitalMismatch, NoHospitalSelected
-from hospitium.tenancy.router import HospitalRouter
+from hospitium.tenancy.router import HospitalRouter, hospital_app_labels
 from tests import factories
 from tests.storehelp import raw_execute
 
@@ -88,7 +88,7 @@ def test_platform_store_has_no_hospital_tables_and_hospital_store_no_platform_ta
     assert not {
         t for t in tables if t.startswith(("auth_", "django_content_type", "accounts_", "tenancy_"))
     }
-    assert applied == {"patients", "staff"}
+    assert applied == hospital_app_labels() == {"patients", "staff", "scheduling"}
 
 
 def test_allow_migrate_keeps_platform_and_hospital_apps_apart():

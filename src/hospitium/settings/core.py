@@ -52,6 +52,7 @@ PLATFORM_APPS = [
 HOSPITAL_APPS = [
     "hospitium.staff",
     "hospitium.patients",
+    "hospitium.scheduling",
 ]
 
 INSTALLED_APPS = PLATFORM_APPS + HOSPITAL_APPS

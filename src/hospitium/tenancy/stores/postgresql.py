@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 ENGINE = "hospitium.tenancy.backends.postgresql"
 SCHEMA_PREFIX = "hospital_"
 TEMPLATE_PREFIX = "hospital_tpl_"
+#: btree_gist: equality on scalar columns inside GiST exclusion constraints ("no overlap").
+EXTENSIONS = ("btree_gist",)
+_prepared: set[str] = set()
 _TABLES = "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = %s ORDER BY tablename"
 
 
@@ -103,8 +106,8 @@ class PostgresStore(Store):
             return name
         building = f"{name}_b{uuid.uuid4().hex[:8]}"
         started = time.perf_counter()
+        self.prepare_server()
         with self._connection().cursor() as cursor:
-            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(EXTENSIONS_SCHEMA)}")
             cursor.execute(f"CREATE SCHEMA {_q(building)}")
         try:
             with schema_context(self.server_alias, building):
@@ -126,6 +129,20 @@ class PostgresStore(Store):
             time.perf_counter() - started,
         )
         return name
+
+    def prepare_server(self) -> None:
+        """Extensions that hospital schemas use live once per database, in their own schema
+        (on every hospital's search path), never inside one hospital's schema."""
+        if self.server in _prepared:
+            return
+        with self._connection().cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(EXTENSIONS_SCHEMA)}")
+            for extension in EXTENSIONS:
+                cursor.execute(
+                    f"CREATE EXTENSION IF NOT EXISTS {_q(extension)} "
+                    f"WITH SCHEMA {_q(EXTENSIONS_SCHEMA)}"
+                )
+        _prepared.add(self.server)
 
     def _drop(self, schema: str) -> None:
         with self._connection().cursor() as cursor:
@@ -152,6 +169,7 @@ class PostgresStore(Store):
         self._drop(ref.store_name)
 
     def migrate(self, ref: HospitalRef) -> list[str]:
+        self.prepare_server()
         with schema_context(self.server_alias, ref.store_name):
             return apply_hospital_migrations(self.server_alias)
 

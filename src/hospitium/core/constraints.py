@@ -1,0 +1,190 @@
+"""Database constraints that Django does not offer portably.
+
+``NoOverlap``: among rows that match ``condition`` and agree on the ``partition`` fields, no two
+``[start, end)`` periods overlap ("a practitioner never has two overlapping active bookings").
+PostgreSQL enforces it with an exclusion constraint (GiST, with btree_gist for the equality
+parts); SQLite with triggers that abort the write, which run inside the writing transaction —
+and since SQLite writes are serialised (IMMEDIATE transactions), no two writers can both pass.
+Both raise IntegrityError; ``validate`` gives the clear message before the database is reached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS, models
+from django.db.backends.ddl_references import Statement, Table
+from django.db.models.constraints import BaseConstraint
+from django.db.models.sql.query import Query
+
+
+class TsTzRange(models.Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+class NoOverlap(BaseConstraint):
+    """No two matching rows of one partition have overlapping ``[start, end)`` periods.
+
+    ``start`` and ``end`` must be non-null datetime fields (a null end would mean "open-ended" on
+    PostgreSQL but "no period" on SQLite, so it is not allowed).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        start: str,
+        end: str,
+        partition: list[str],
+        condition: models.Q | None = None,
+        violation_error_message: str | None = None,
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.partition = list(partition)
+        self.condition = condition
+        super().__init__(name=name, violation_error_message=violation_error_message)
+
+    # -- PostgreSQL ----------------------------------------------------------------------------
+
+    def _exclusion(self) -> ExclusionConstraint:
+        expressions: list[tuple[Any, str]] = [
+            (field, RangeOperators.EQUAL) for field in self.partition
+        ]
+        expressions.append(
+            (TsTzRange(self.start, self.end, models.Value("[)")), RangeOperators.OVERLAPS)
+        )
+        return ExclusionConstraint(
+            name=self.name,
+            expressions=expressions,
+            condition=self.condition,
+            violation_error_message=self.violation_error_message,
+        )
+
+    # -- SQLite ----------------------------------------------------------------------------------
+
+    def _condition_sql(self, model: Any, schema_editor: Any) -> str:
+        if self.condition is None:
+            return "1"
+        query = Query(model, alias_cols=False)
+        compiler = query.get_compiler(connection=schema_editor.connection)
+        sql, params = query.build_where(self.condition).as_sql(compiler, schema_editor.connection)
+        return sql % tuple(schema_editor.quote_value(p) for p in params)
+
+    def _trigger_sql(self, model: Any, schema_editor: Any, event: str) -> Statement:
+        q = schema_editor.quote_name
+        meta = model._meta
+        pk = q(meta.pk.column)
+        columns = [q(meta.get_field(f).column) for f in self.partition]
+        start, end = q(meta.get_field(self.start).column), q(meta.get_field(self.end).column)
+        picked = ", ".join(
+            [f"{pk} AS k", f"{start} AS s", f"{end} AS e"]
+            + [f"{c} AS p{i}" for i, c in enumerate(columns)]
+        )
+        same = " AND ".join(f"o.p{i} = m.p{i}" for i in range(len(columns))) or "1"
+        condition = self._condition_sql(model, schema_editor)
+        message = f"CHECK constraint failed: {self.name}".replace("'", "''")
+        return Statement(
+            "CREATE TRIGGER %(trigger)s AFTER %(event)s ON %(table)s BEGIN "
+            "SELECT RAISE(ABORT, '%(message)s') WHERE EXISTS ("
+            "SELECT 1 FROM (SELECT %(picked)s FROM %(table)s "
+            "WHERE %(pk)s = NEW.%(pk)s AND (%(condition)s)) AS m "
+            "JOIN (SELECT %(picked)s FROM %(table)s WHERE (%(condition)s)) AS o "
+            "ON o.k <> m.k AND %(same)s AND o.s < m.e AND m.s < o.e); END",
+            trigger=q(f"{self.name}_{event.lower()}"),
+            event=event,
+            table=Table(meta.db_table, q),
+            message=message,
+            picked=picked,
+            pk=pk,
+            condition=condition,
+            same=same,
+        )
+
+    # -- Django's constraint interface -------------------------------------------------------
+
+    def constraint_sql(self, model: Any, schema_editor: Any) -> Any:
+        if schema_editor.connection.vendor == "postgresql":
+            return self._exclusion().constraint_sql(model, schema_editor)
+        # Triggers cannot be part of CREATE TABLE: they follow it (also when SQLite's schema
+        # editor rebuilds a table, since the statements track the table's renames).
+        schema_editor.deferred_sql.extend(
+            self._trigger_sql(model, schema_editor, event) for event in ("INSERT", "UPDATE")
+        )
+        return None
+
+    def create_sql(self, model: Any, schema_editor: Any) -> Any:
+        if schema_editor.connection.vendor == "postgresql":
+            return self._exclusion().create_sql(model, schema_editor)
+        # SQLite runs one statement per call: the second trigger follows as deferred SQL.
+        schema_editor.deferred_sql.append(self._trigger_sql(model, schema_editor, "UPDATE"))
+        return self._trigger_sql(model, schema_editor, "INSERT")
+
+    def remove_sql(self, model: Any, schema_editor: Any) -> Any:
+        if schema_editor.connection.vendor == "postgresql":
+            return self._exclusion().remove_sql(model, schema_editor)
+        q = schema_editor.quote_name
+        schema_editor.deferred_sql.append(f"DROP TRIGGER IF EXISTS {q(self.name + '_update')}")
+        return f"DROP TRIGGER IF EXISTS {q(self.name + '_insert')}"
+
+    def validate(
+        self,
+        model: Any,
+        instance: Any,
+        exclude: Any = None,
+        using: str = DEFAULT_DB_ALIAS,
+    ) -> None:
+        """Raise ValidationError when ``instance`` would overlap a stored row."""
+        fields = {self.start, self.end, *self.partition}
+        if exclude and fields & set(exclude):
+            return
+        if self.condition is not None and not models.Q(self.condition).check(
+            {f.name: getattr(instance, f.attname) for f in model._meta.concrete_fields}, using=using
+        ):
+            return
+        queryset = model._default_manager.using(using).filter(
+            **{
+                f"{self.start}__lt": getattr(instance, self.end),
+                f"{self.end}__gt": getattr(instance, self.start),
+            },
+            **{
+                model._meta.get_field(f).attname: getattr(
+                    instance, model._meta.get_field(f).attname
+                )
+                for f in self.partition
+            },
+        )
+        if self.condition is not None:
+            queryset = queryset.filter(self.condition)
+        if not instance._state.adding and instance.pk is not None:
+            queryset = queryset.exclude(pk=instance.pk)
+        if queryset.exists():
+            raise ValidationError(
+                self.get_violation_error_message(), code=self.violation_error_code
+            )
+
+    def deconstruct(self) -> Any:
+        path, args, kwargs = super().deconstruct()
+        kwargs.update({"start": self.start, "end": self.end, "partition": self.partition})
+        if self.condition is not None:
+            kwargs["condition"] = self.condition
+        return path, args, kwargs
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, NoOverlap):
+            return (
+                self.name == other.name
+                and self.start == other.start
+                and self.end == other.end
+                and self.partition == other.partition
+                and self.condition == other.condition
+                and self.violation_error_message == other.violation_error_message
+            )
+        return super().__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.start, self.end, tuple(self.partition)))

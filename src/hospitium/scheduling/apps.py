@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SchedulingConfig(AppConfig):
+    name = "hospitium.scheduling"
+    label = "scheduling"
+    verbose_name = "Scheduling"
