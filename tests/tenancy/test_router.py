@@ -88,7 +88,7 @@ def test_platform_store_has_no_hospital_tables_and_hospital_store_no_platform_ta
     assert not {
         t for t in tables if t.startswith(("auth_", "django_content_type", "accounts_", "tenancy_"))
     }
-    assert applied == hospital_app_labels() == {"patients", "staff", "scheduling"}
+    assert applied == hospital_app_labels() >= {"patients", "staff", "scheduling", "audit"}
 
 
 def test_allow_migrate_keeps_platform_and_hospital_apps_apart():

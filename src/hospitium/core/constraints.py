@@ -29,8 +29,8 @@ class TsTzRange(models.Func):
 class NoOverlap(BaseConstraint):
     """No two matching rows of one partition have overlapping ``[start, end)`` periods.
 
-    ``start`` and ``end`` must be non-null datetime fields (a null end would mean "open-ended" on
-    PostgreSQL but "no period" on SQLite, so it is not allowed).
+    ``start`` must be non-null. ``end`` may be null only with ``open_ended=True``, where a null
+    end means "not yet ended" (an admission before discharge) on both stores.
     """
 
     def __init__(
@@ -41,8 +41,10 @@ class NoOverlap(BaseConstraint):
         end: str,
         partition: list[str],
         condition: models.Q | None = None,
+        open_ended: bool = False,
         violation_error_message: str | None = None,
     ) -> None:
+        self.open_ended = open_ended
         self.start = start
         self.end = end
         self.partition = list(partition)
@@ -81,6 +83,9 @@ class NoOverlap(BaseConstraint):
         pk = q(meta.pk.column)
         columns = [q(meta.get_field(f).column) for f in self.partition]
         start, end = q(meta.get_field(self.start).column), q(meta.get_field(self.end).column)
+        if self.open_ended:
+            # Stored datetimes compare as text on SQLite; this sorts after every real one.
+            end = f"COALESCE({end}, '9999-12-31 23:59:59.999999')"
         picked = ", ".join(
             [f"{pk} AS k", f"{start} AS s", f"{end} AS e"]
             + [f"{c} AS p{i}" for i, c in enumerate(columns)]
@@ -146,11 +151,14 @@ class NoOverlap(BaseConstraint):
             {f.name: getattr(instance, f.attname) for f in model._meta.concrete_fields}, using=using
         ):
             return
-        queryset = model._default_manager.using(using).filter(
-            **{
-                f"{self.start}__lt": getattr(instance, self.end),
-                f"{self.end}__gt": getattr(instance, self.start),
-            },
+        end_value = getattr(instance, self.end)
+        overlapping = models.Q(**{f"{self.end}__gt": getattr(instance, self.start)})
+        if self.open_ended:
+            overlapping |= models.Q(**{f"{self.end}__isnull": True})
+        if end_value is not None:
+            overlapping &= models.Q(**{f"{self.start}__lt": end_value})
+        queryset = model._base_manager.using(using).filter(
+            overlapping,
             **{
                 model._meta.get_field(f).attname: getattr(
                     instance, model._meta.get_field(f).attname
@@ -170,6 +178,8 @@ class NoOverlap(BaseConstraint):
     def deconstruct(self) -> Any:
         path, args, kwargs = super().deconstruct()
         kwargs.update({"start": self.start, "end": self.end, "partition": self.partition})
+        if self.open_ended:
+            kwargs["open_ended"] = True
         if self.condition is not None:
             kwargs["condition"] = self.condition
         return path, args, kwargs
@@ -182,6 +192,7 @@ class NoOverlap(BaseConstraint):
                 and self.end == other.end
                 and self.partition == other.partition
                 and self.condition == other.condition
+                and self.open_ended == other.open_ended
                 and self.violation_error_message == other.violation_error_message
             )
         return super().__eq__(other)

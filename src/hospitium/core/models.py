@@ -40,3 +40,39 @@ class HospitalModel(models.Model):
     @property
     def uuid(self) -> uuid.UUID:
         return self.id
+
+
+class NotVoidedManager(models.Manager["Voidable"]):
+    """The default manager of voidable rows: voided rows are hidden from ordinary queries."""
+
+    def get_queryset(self) -> models.QuerySet[Voidable]:
+        return super().get_queryset().filter(voided_at__isnull=True)
+
+
+class Voidable(models.Model):
+    """Clinical records are never hard-deleted: they are voided, with who, when and why.
+
+    ``objects`` hides voided rows; ``all_objects`` sees everything (audits, reports of voids).
+    """
+
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by_id = models.BigIntegerField(null=True, blank=True)
+    void_reason = models.CharField(max_length=500, blank=True, default="")
+
+    objects = NotVoidedManager()
+    all_objects = models.Manager()  # noqa: DJ012
+
+    class Meta:
+        abstract = True
+        base_manager_name = "all_objects"
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(voided_at__isnull=True) & models.Q(void_reason=""))
+                | (models.Q(voided_at__isnull=False) & ~models.Q(void_reason="")),
+                name="%(app_label)s_%(class)s_void_has_reason",
+            )
+        ]
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None

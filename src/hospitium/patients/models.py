@@ -25,12 +25,16 @@ class Patient(HospitalModel):
     family_name = models.CharField(max_length=100)
     birth_date = models.DateField()
     sex = models.CharField(max_length=8, choices=Sex.choices, default=Sex.UNKNOWN)
+    phone = models.CharField(max_length=40, blank=True, default="")
+    email = models.EmailField(blank=True, default="")
+    address = models.TextField(blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     #: Who registered the patient; a user who registered patients cannot simply be deleted.
     registered_by = PlatformRef("accounts.User", on_delete=PROTECT, null=True, blank=True)
 
     class Meta:
         ordering = ["family_name", "given_name"]
+        indexes = [models.Index(fields=["family_name", "given_name"], name="patient_name")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(sex__in=["female", "male", "other", "unknown"]),

@@ -53,6 +53,12 @@ HOSPITAL_APPS = [
     "hospitium.staff",
     "hospitium.patients",
     "hospitium.scheduling",
+    "hospitium.encounters",
+    "hospitium.admissions",
+    "hospitium.billing",
+    "hospitium.feedback",
+    "hospitium.campaigns",
+    "hospitium.audit",
 ]
 
 INSTALLED_APPS = PLATFORM_APPS + HOSPITAL_APPS

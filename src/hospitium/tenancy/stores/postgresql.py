@@ -149,8 +149,9 @@ class PostgresStore(Store):
             cursor.execute(f"DROP SCHEMA IF EXISTS {_q(schema)} CASCADE")
 
     def clone_script(self, template: str) -> str:
-        """SQL that recreates the template's tables, data, constraints and indexes — with their
-        names, which later migrations address — in the schema on the search path."""
+        """SQL that recreates the template's tables, data, constraints, indexes, trigger functions
+        and triggers — with their names, which later migrations address — in the schema on the
+        search path."""
         return _clone_script(self.server, template)
 
     def create(self, ref: HospitalRef) -> None:
@@ -310,6 +311,32 @@ def _clone_script(server: str, template: str) -> str:
                 definition.replace(f" ON {template}.", " ON ").replace(
                     f" ON {_q(template)}.", " ON "
                 )
+            )
+        # Trigger functions, then the triggers (audit append-only, payment totals, …).
+        cursor.execute(
+            """
+            SELECT pg_catalog.pg_get_functiondef(p.oid) FROM pg_catalog.pg_proc p
+            JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = %s ORDER BY p.proname
+            """,
+            (template,),
+        )
+        for (definition,) in cursor.fetchall():
+            statements.append(
+                definition.replace(f"{template}.", "").replace(f"{_q(template)}.", "")
+            )
+        cursor.execute(
+            """
+            SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger t
+            JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = %s AND NOT t.tgisinternal ORDER BY t.tgname
+            """,
+            (template,),
+        )
+        for (definition,) in cursor.fetchall():
+            statements.append(
+                definition.replace(f"{template}.", "").replace(f"{_q(template)}.", "")
             )
         cursor.execute(
             """

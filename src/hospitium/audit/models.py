@@ -1,0 +1,56 @@
+"""The audit log of one hospital (hospital store): append-only, enforced by the database."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from hospitium.core.ids import new_id
+
+
+class AuditEvent(models.Model):
+    """Who did what to which record, when and from where.
+
+    ``actor_id`` is the platform user's id kept as history (not a PlatformRef): the record of who
+    acted must outlive the account. ``actor_label`` keeps the email as it was then.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Create"
+        UPDATE = "update", "Update"
+        VOID = "void", "Void"
+        DELETE = "delete", "Delete"
+        READ = "read", "Read"
+        LIST = "list", "List"
+        EXPORT = "export", "Export"
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    at = models.DateTimeField()
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_label = models.CharField(max_length=254, blank=True, default="")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [
+            models.Index(fields=["at"], name="audit_at"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+            models.Index(fields=["actor_id", "at"], name="audit_actor_at"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    action__in=["create", "update", "void", "delete", "read", "list", "export"]
+                ),
+                name="audit_action_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        who = self.actor_label or self.actor_id
+        when = f"{self.at:%Y-%m-%d %H:%M:%S}"
+        return f"{when} {who} {self.action} {self.object_type} {self.object_id}"

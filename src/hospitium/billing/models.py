@@ -1,0 +1,99 @@
+"""Invoices, their lines and payments (hospital store). Totals and balances are derived from the
+lines and payments, never stored; the database refuses payments beyond the total."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+from hospitium.admissions.models import Admission
+from hospitium.core.models import HospitalModel, Voidable
+from hospitium.encounters.models import Visit
+from hospitium.patients.models import Patient
+
+
+class Invoice(Voidable, HospitalModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ISSUED = "issued", "Issued"
+        CANCELLED = "cancelled", "Cancelled"
+
+    number = models.CharField(max_length=32, unique=True)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="invoices")
+    visit = models.ForeignKey(
+        Visit, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
+    admission = models.ForeignKey(
+        Admission, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    currency = models.CharField(max_length=3, default="EUR")
+
+    class Meta(Voidable.Meta):
+        ordering = ["-created_at"]
+        constraints = [
+            *Voidable.Meta.constraints,
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "issued", "cancelled"]),
+                name="invoice_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(issued_at__isnull=False),
+                name="invoice_issued_has_date",
+            ),
+            models.CheckConstraint(condition=~Q(number=""), name="invoice_number_given"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class InvoiceLine(HospitalModel):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    description = models.CharField(max_length=200)
+    quantity = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("1"))
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="invoice_line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0), name="invoice_line_price_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class Payment(Voidable, HospitalModel):
+    class Method(models.TextChoices):
+        CASH = "cash", "Cash"
+        CARD = "card", "Card"
+        TRANSFER = "transfer", "Bank transfer"
+        INSURANCE = "insurance", "Insurance"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    paid_at = models.DateTimeField()
+    method = models.CharField(max_length=10, choices=Method.choices, default=Method.CARD)
+
+    class Meta(Voidable.Meta):
+        ordering = ["-paid_at"]
+        constraints = [
+            *Voidable.Meta.constraints,
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(method__in=["cash", "card", "transfer", "insurance"]),
+                name="payment_method_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.invoice}"

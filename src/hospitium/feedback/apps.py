@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class FeedbackConfig(AppConfig):
+    name = "hospitium.feedback"
+    label = "feedback"
+    verbose_name = "Feedback"
