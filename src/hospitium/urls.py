@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
+from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
@@ -10,11 +13,19 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
 from hospitium.core.views import health
-from hospitium.patients.api import PatientViewSet
 from hospitium.tenancy.api import CurrentHospitalView
 
 router = DefaultRouter()
-router.register("patients", PatientViewSet, basename="patient")
+# Each hospital app's api module lists its routes; the URLs follow settings.HOSPITAL_APPS.
+for app in settings.HOSPITAL_APPS:
+    try:
+        module = import_module(f"{app}.api")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{app}.api":
+            raise
+        continue
+    for prefix, viewset, basename in getattr(module, "ROUTES", []):
+        router.register(prefix, viewset, basename=basename)
 
 api_urls: list[URLPattern | URLResolver] = [
     path("hospital/", CurrentHospitalView.as_view(), name="current-hospital"),

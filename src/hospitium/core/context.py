@@ -10,3 +10,11 @@ user_id_var: ContextVar[str] = ContextVar("hospitium_user_id", default="-")
 
 def current_request_id() -> str:
     return request_id_var.get()
+
+
+#: The signed-in user acting in this request or task: (id, email), or None.
+actor_var: ContextVar[tuple[int, str] | None] = ContextVar("hospitium_actor", default=None)
+#: The client's address, as the request arrived.
+client_ip_var: ContextVar[str | None] = ContextVar("hospitium_client_ip", default=None)
+#: The roles the actor holds in the current hospital ("*" for a platform superuser).
+roles_var: ContextVar[frozenset[str]] = ContextVar("hospitium_roles", default=frozenset())

@@ -83,6 +83,13 @@ class ValidationFailed(HospitiumError):
     default_message = "Some of the input is not valid."
 
 
+class PermissionRefused(HospitiumError):
+    code = "permission_denied"
+    category = Category.PERMISSION
+    severity = Severity.WARNING
+    default_message = "You do not have permission to do this."
+
+
 class NotFound(HospitiumError):
     code = "not_found"
     category = Category.NOT_FOUND

@@ -9,7 +9,13 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils.log import log_response
 
-from hospitium.core.context import request_id_var, user_id_var
+from hospitium.core.context import (
+    actor_var,
+    client_ip_var,
+    request_id_var,
+    roles_var,
+    user_id_var,
+)
 
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
@@ -38,13 +44,18 @@ class RequestIdMiddleware:
         # in a response header is refused by Django with a 500.
         request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        token = request_id_var.set(request_id)
-        user_token = user_id_var.set("-")
+        tokens = [
+            (request_id_var, request_id_var.set(request_id)),
+            (user_id_var, user_id_var.set("-")),
+            (actor_var, actor_var.set(None)),
+            (roles_var, roles_var.set(frozenset())),
+            (client_ip_var, client_ip_var.set(request.META.get("REMOTE_ADDR") or None)),
+        ]
         try:
             response = self.get_response(request)
             log_error_response(request, response)
         finally:
-            request_id_var.reset(token)
-            user_id_var.reset(user_token)
+            for var, token in reversed(tokens):
+                var.reset(token)  # type: ignore[attr-defined]
         response["X-Request-ID"] = request_id
         return response

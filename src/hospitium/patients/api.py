@@ -1,16 +1,19 @@
-"""Patients over the REST API (the first hospital resource; the clinical issue extends it)."""
+"""Patients over the REST API, with the nested reads a client needs."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import mixins, serializers, status, viewsets
+from django.db.models import QuerySet
+from rest_framework import serializers
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hospitium.core.resources import HospitalResource
 from hospitium.patients.models import Patient
-from hospitium.patients.selectors import patient_get, patient_list
-from hospitium.patients.services import patient_register
+from hospitium.patients.selectors import patient_list
+from hospitium.patients.services import patient_delete, patient_register, patient_update
 
 
 class PatientSerializer(serializers.ModelSerializer[Patient]):
@@ -23,33 +26,75 @@ class PatientSerializer(serializers.ModelSerializer[Patient]):
             "family_name",
             "birth_date",
             "sex",
+            "phone",
+            "email",
+            "address",
             "status",
             "created_at",
+            "updated_at",
         ]
-        read_only_fields = ["id", "status", "created_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
         # The service checks uniqueness itself (and answers 409); DRF's own check would run a
         # query before the hospital's transaction.
         extra_kwargs: dict[str, dict[str, object]] = {"mrn": {"validators": []}}
 
+    def validate_mrn(self, value: str) -> str:
+        if self.instance is not None and value != self.instance.mrn:
+            raise serializers.ValidationError("The medical record number cannot be changed.")
+        return value
 
-class PatientViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet[Patient],
-):
+
+class PatientViewSet(HospitalResource):
+    resource = "patients"
     serializer_class = PatientSerializer
     search_fields = ["mrn", "given_name", "family_name"]
     ordering_fields = ["family_name", "birth_date", "created_at"]
+    filterset_fields = ["status", "sex"]
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[Patient]:
         return patient_list()
 
-    def get_object(self) -> Patient:
-        return patient_get(self.kwargs["pk"])
+    def create_object(self, data: dict[str, Any]) -> Patient:
+        return patient_register(registered_by=self.request.user, **data)  # type: ignore[arg-type]
 
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        patient = patient_register(registered_by=request.user, **serializer.validated_data)  # type: ignore[arg-type]
-        return Response(self.get_serializer(patient).data, status=status.HTTP_201_CREATED)
+    def update_object(self, instance: Patient, data: dict[str, Any]) -> Patient:
+        data.pop("mrn", None)
+        return patient_update(patient=instance, **data)
+
+    def delete_object(self, instance: Patient) -> None:
+        patient_delete(patient=instance)
+
+    def _nested(self, request: Request, related: str, serializer_path: str) -> Response:
+        from importlib import import_module
+
+        patient = self.get_object()
+        module, name = serializer_path.rsplit(".", 1)
+        serializer_class = getattr(import_module(module), name)
+        rows = list(getattr(patient, related).all()[:500])
+        from hospitium.audit.services import audit_record
+
+        audit_record(
+            action="read", object_type="patients", object_id=patient.pk, detail={"related": related}
+        )
+        return Response(serializer_class(rows, many=True).data)
+
+    @action(detail=True, methods=["get"])
+    def visits(self, request: Request, pk: str | None = None) -> Response:
+        return self._nested(request, "visits", "hospitium.encounters.api.VisitSerializer")
+
+    @action(detail=True, methods=["get"])
+    def appointments(self, request: Request, pk: str | None = None) -> Response:
+        return self._nested(
+            request, "appointments", "hospitium.scheduling.api.AppointmentSerializer"
+        )
+
+    @action(detail=True, methods=["get"])
+    def admissions(self, request: Request, pk: str | None = None) -> Response:
+        return self._nested(request, "admissions", "hospitium.admissions.api.AdmissionSerializer")
+
+    @action(detail=True, methods=["get"])
+    def invoices(self, request: Request, pk: str | None = None) -> Response:
+        return self._nested(request, "invoices", "hospitium.billing.api.InvoiceSerializer")
+
+
+ROUTES = [("patients", PatientViewSet, "patient")]

@@ -9,13 +9,12 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.request import split_domain_port
 
-from hospitium.core.context import user_id_var
 from hospitium.core.errors import HospitiumError
 from hospitium.core.middleware import log_error_response
 from hospitium.core.views import render_hospitium_error
 from hospitium.tenancy.context import HospitalRef, hospital_context
 from hospitium.tenancy.errors import HospitalNotActive, HospitalNotFound
-from hospitium.tenancy.selectors import hospital_ref_by_code, hospital_ref_by_host, is_member
+from hospitium.tenancy.selectors import bind_actor, hospital_ref_by_code, hospital_ref_by_host
 
 LOCAL_SUFFIX = ".localhost"
 _SERVING = {"active", "archived"}
@@ -79,18 +78,12 @@ class HospitalMiddleware:
             return render_hospitium_error(request, exc)
         request.hospital = ref  # type: ignore[attr-defined]
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            user_id_var.set(str(user.pk))
+        roles = bind_actor(user=user, hospital_id=ref.id if ref else None)
         if ref is None:
             return self.get_response(request)
         if ref.status not in _SERVING:
             return render_hospitium_error(request, HospitalNotActive())
-        if (
-            user is not None
-            and user.is_authenticated
-            and not user.is_superuser
-            and not is_member(user_id=user.pk, hospital_id=ref.id)
-        ):
+        if user is not None and user.is_authenticated and not roles:
             raise Http404("not a member")
         with hospital_context(ref):
             response = self.get_response(request)

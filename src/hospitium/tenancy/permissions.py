@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from hospitium.core.context import user_id_var
+from hospitium.core.context import roles_var
+from hospitium.core.errors import PermissionRefused
 from hospitium.tenancy.errors import NoHospitalSelected
-from hospitium.tenancy.selectors import is_member
+from hospitium.tenancy.selectors import bind_actor
+
+
+class RoleDenied(PermissionRefused):
+    code = "role_forbidden"
 
 
 class IsHospitalMember(BasePermission):
@@ -23,13 +28,32 @@ class IsHospitalMember(BasePermission):
         user = request.user
         if not user or not user.is_authenticated:
             return False
-        user_id_var.set(str(user.pk))
         hospital = getattr(request._request, "hospital", None)
         if hospital is None:
+            bind_actor(user=user, hospital_id=None)
             raise NoHospitalSelected()
-        if user.is_superuser or is_member(user_id=user.pk, hospital_id=hospital.id):
+        if bind_actor(user=user, hospital_id=hospital.id):
             return True
         raise NotFound()
+
+
+class RolePermission(BasePermission):
+    """The role matrix (accounts.roles) for the view's ``resource``: GET/HEAD/OPTIONS read,
+    everything else writes. A member without the role gets 403 with the reason."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        from hospitium.accounts.roles import READ, WRITE, allowed
+
+        resource: str | None = getattr(view, "resource", None)
+        if resource is None:
+            return True
+        action = READ if request.method in SAFE_METHODS else WRITE
+        roles = roles_var.get()
+        if "*" in roles or allowed(resource, action, roles):
+            return True
+        raise RoleDenied(
+            f"Your role ({', '.join(sorted(roles)) or 'none'}) may not {action} {resource}."
+        )
 
 
 class IsPlatformUser(BasePermission):

@@ -84,3 +84,27 @@ def is_member(*, user_id: int, hospital_id: int) -> bool:
     from hospitium.accounts.models import Membership
 
     return Membership.objects.filter(user_id=user_id, hospital_id=hospital_id).exists()
+
+
+def bind_actor(*, user: object, hospital_id: int | None) -> frozenset[str]:
+    """Record the signed-in user for logs and audit, and their roles in the hospital.
+
+    Returns the roles ({"*"} for a platform superuser; empty for a non-member).
+    """
+    from hospitium.accounts.selectors import roles_of
+    from hospitium.core.context import actor_var, roles_var, user_id_var
+
+    pk = getattr(user, "pk", None)
+    if pk is None or not getattr(user, "is_authenticated", False):
+        return frozenset()
+    user_id_var.set(str(pk))
+    actor_var.set((pk, getattr(user, "email", "")))
+    if hospital_id is None:
+        return frozenset()
+    roles = (
+        frozenset({"*"})
+        if getattr(user, "is_superuser", False)
+        else roles_of(user_id=pk, hospital_id=hospital_id)
+    )
+    roles_var.set(roles)
+    return roles
