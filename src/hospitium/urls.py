@@ -12,6 +12,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
+from hospitium.accounts.api import ObtainTokenView
 from hospitium.core.views import health
 from hospitium.tenancy.api import CurrentHospitalView
 
@@ -35,6 +36,7 @@ api_urls: list[URLPattern | URLResolver] = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]),
         name="docs",
     ),
+    path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
     path("auth/", include("rest_framework.urls")),
     path("", include(router.urls)),
 ]

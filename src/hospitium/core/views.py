@@ -118,3 +118,16 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 def health(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers. It touches no store."""
     return JsonResponse({"status": "ok"})
+
+
+def locked_out(
+    request: HttpRequest, credentials: object = None, *args: object, **kwargs: object
+) -> HttpResponse:
+    """django-axes' lockout answer, in our envelope or page."""
+    return render_error(
+        request,
+        status=429,
+        code="locked_out",
+        message="Too many failed sign-in attempts. Try again later.",
+        category="authentication",
+    )

@@ -128,4 +128,5 @@ CSRF_FAILURE_VIEW = "hospitium.core.views.csrf_failure"
 AXES_FAILURE_LIMIT = env_int("HOSPITIUM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "hospitium.core.views.locked_out"
 AXES_VERBOSE = False
