@@ -40,7 +40,7 @@ MATRIX: Mapping[str, Mapping[str, frozenset[str]]] = {
     "admissions": _rule(FRONT_DESK, CLINICAL | {RECEPTION}),
     "invoices": _rule({ADMIN, BILLING, RECEPTION}, {ADMIN, BILLING}),
     "payments": _rule({ADMIN, BILLING, RECEPTION}, {ADMIN, BILLING, RECEPTION}),
-    "feedback": _rule(CLINICAL, {ADMIN, RECEPTION}),
+    "feedback": _rule(CLINICAL | {RECEPTION}, {ADMIN, RECEPTION}),
     "campaigns": _rule(EVERYONE, CLINICAL),
     "participations": _rule(CLINICAL, CLINICAL),
     "audit-events": _rule({ADMIN}, set()),
