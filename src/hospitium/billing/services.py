@@ -1,0 +1,456 @@
+"""Writes to invoices, their lines and payments.
+
+Every service locks the invoice row it changes, so a payment and a change of status or lines
+never interleave; the database triggers (migration 0003) refuse payments beyond the total
+even for writes that bypass these services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Length
+from django.utils import timezone
+
+from hospitium.admissions.models import Admission
+from hospitium.audit.services import audit_record
+from hospitium.billing.models import Invoice, InvoiceLine, Payment
+from hospitium.billing.selectors import CENT, invoice_amounts
+from hospitium.core.db import atomic_service
+from hospitium.core.errors import (
+    BusinessRuleViolation,
+    Conflict,
+    NotFound,
+    ValidationFailed,
+)
+from hospitium.core.voiding import record_void
+from hospitium.encounters.models import Visit
+from hospitium.patients.models import Patient
+from hospitium.tenancy.router import current_alias
+
+NUMBER_PREFIX = "INV-"
+NUMBER_ATTEMPTS = 5
+MAX_QUANTITY = Decimal("99999999.99")
+MAX_PRICE = Decimal("9999999999.99")
+LINE_FIELDS = ("description", "quantity", "unit_price")
+INVOICE_EDITABLE = ("visit", "admission", "currency")
+_UNSET: Any = object()
+
+
+def _write_alias() -> str:
+    return current_alias(write=True)
+
+
+def _money(value: object) -> Decimal | None:
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _fmt(amount: Decimal) -> str:
+    return f"{amount.quantize(CENT)}"
+
+
+def _line_errors(line: Mapping[str, Any], *, partial: bool = False) -> dict[str, list[str]]:
+    """Field errors of one line (description, quantity > 0, unit price ≥ 0, whole cents)."""
+    errors: dict[str, list[str]] = {}
+    if not partial or "description" in line:
+        if not str(line.get("description") or "").strip():
+            errors["description"] = ["Required."]
+        elif len(str(line["description"]).strip()) > 200:
+            errors["description"] = ["At most 200 characters."]
+    quantity = _money(line.get("quantity", Decimal("1")))
+    if not partial or "quantity" in line:
+        if quantity is None:
+            errors["quantity"] = ["A number is required."]
+        elif quantity <= 0:
+            errors["quantity"] = ["The quantity must be more than 0."]
+        elif quantity > MAX_QUANTITY or quantity != quantity.quantize(CENT):
+            errors["quantity"] = ["At most 8 digits and 2 decimal places."]
+    price = _money(line.get("unit_price"))
+    if not partial or "unit_price" in line:
+        if price is None:
+            errors["unit_price"] = ["A price is required."]
+        elif price < 0:
+            errors["unit_price"] = ["The unit price cannot be negative."]
+        elif price > MAX_PRICE or price != price.quantize(CENT):
+            errors["unit_price"] = ["At most 10 digits and 2 decimal places."]
+    return errors
+
+
+def _check_line_amount(quantity: Decimal, unit_price: Decimal) -> None:
+    # The database sums quantity × unit price exactly; a line that does not come to whole cents
+    # would make the total shown (to the cent) differ from the total the database enforces.
+    if quantity * unit_price != (quantity * unit_price).quantize(CENT):
+        raise ValidationFailed(
+            f"{quantity} × {unit_price} does not come to whole cents.",
+            fields={"quantity": ["Quantity × unit price must come to whole cents."]},
+        )
+
+
+def _prefixed(errors: dict[str, list[str]], prefix: str) -> dict[str, list[str]]:
+    return {f"{prefix}.{name}": messages for name, messages in errors.items()}
+
+
+def _check_links(patient: Patient, visit: Visit | None, admission: Admission | None) -> None:
+    errors: dict[str, list[str]] = {}
+    if visit is not None:
+        if visit.voided_at is not None:
+            errors["visit"] = ["This visit was voided."]
+        elif visit.patient_id != patient.pk:
+            errors["visit"] = ["This visit is of another patient."]
+    if admission is not None:
+        if admission.voided_at is not None:
+            errors["admission"] = ["This admission was voided."]
+        elif admission.patient_id != patient.pk:
+            errors["admission"] = ["This admission is of another patient."]
+    if errors:
+        raise ValidationFailed(
+            "The visit and admission must be the invoiced patient's own.", fields=errors
+        )
+
+
+def _check_currency(currency: str) -> str:
+    code = (currency or "").strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValidationFailed(
+            "A currency is a three-letter ISO 4217 code.", fields={"currency": ["Like EUR."]}
+        )
+    return code
+
+
+def _lock(invoice: Invoice) -> Invoice:
+    """The invoice's row, locked for the rest of the transaction; NotFound once voided."""
+    try:
+        return Invoice.objects.select_for_update().get(pk=invoice.pk)
+    except Invoice.DoesNotExist:
+        raise NotFound("No such invoice.") from None
+
+
+def _require_draft(invoice: Invoice, doing: str) -> None:
+    if invoice.status != Invoice.Status.DRAFT:
+        raise BusinessRuleViolation(
+            f"Invoice {invoice.number} is {invoice.status}; only a draft can {doing}.",
+            fields={"status": [f"Is {invoice.status}, not draft."]},
+        )
+
+
+def _next_number() -> str:
+    last = (
+        Invoice.all_objects.filter(number__startswith=NUMBER_PREFIX)
+        .order_by(Length("number").desc(), "-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    tail = last[len(NUMBER_PREFIX) :] if last else "0"
+    seq = int(tail) if tail.isdigit() else Invoice.all_objects.count()
+    return f"{NUMBER_PREFIX}{seq + 1:06d}"
+
+
+def _insert_invoice(fields: dict[str, Any]) -> Invoice:
+    # Two writers can pick the same next number on PostgreSQL; the unique index refuses the
+    # second, whose savepoint rolls back and which then sees the first's number and goes on.
+    for _ in range(NUMBER_ATTEMPTS):
+        number = _next_number()
+        try:
+            with transaction.atomic(using=_write_alias()):
+                return Invoice.objects.create(number=number, **fields)
+        except IntegrityError:
+            if not Invoice.all_objects.filter(number=number).exists():
+                raise
+    raise Conflict("Could not give the invoice a number; please try again.")
+
+
+@atomic_service(_write_alias)
+def invoice_create(
+    *,
+    patient: Patient,
+    lines: Iterable[Mapping[str, Any]] = (),
+    visit: Visit | None = None,
+    admission: Admission | None = None,
+    currency: str = "EUR",
+) -> Invoice:
+    """Open a draft invoice for ``patient`` (optionally for one of their visits or admissions)
+    with ``lines`` (description, quantity, unit_price), numbered ``INV-000001`` onwards.
+
+    Raises ValidationFailed for bad lines, a visit or admission of another patient, or a bad
+    currency.
+    """
+    lines = list(lines)
+    errors: dict[str, list[str]] = {}
+    for index, line in enumerate(lines):
+        errors.update(_prefixed(_line_errors(line), f"lines.{index}"))
+    if errors:
+        raise ValidationFailed("Some invoice lines are not valid.", fields=errors)
+    for line in lines:
+        _check_line_amount(
+            Decimal(str(line.get("quantity", "1"))), Decimal(str(line["unit_price"]))
+        )
+    _check_links(patient, visit, admission)
+    code = _check_currency(currency)
+    invoice = _insert_invoice(
+        {"patient": patient, "visit": visit, "admission": admission, "currency": code}
+    )
+    for line in lines:
+        InvoiceLine.objects.create(
+            invoice=invoice,
+            description=str(line["description"]).strip(),
+            quantity=Decimal(str(line.get("quantity", "1"))),
+            unit_price=Decimal(str(line["unit_price"])),
+        )
+    audit_record(
+        action="create",
+        object_type="invoices",
+        object_id=invoice.pk,
+        detail={"number": invoice.number, "lines": len(lines)},
+    )
+    return invoice
+
+
+@atomic_service(_write_alias)
+def invoice_update(
+    *,
+    invoice: Invoice,
+    visit: Visit | None = _UNSET,
+    admission: Admission | None = _UNSET,
+    currency: str = _UNSET,
+) -> Invoice:
+    """Change a draft's visit, admission or currency.
+
+    Raises BusinessRuleViolation once issued, ValidationFailed for links to another patient.
+    """
+    fresh = _lock(invoice)
+    _require_draft(fresh, "be changed")
+    changed: list[str] = []
+    if visit is not _UNSET:
+        fresh.visit = visit
+        changed.append("visit")
+    if admission is not _UNSET:
+        fresh.admission = admission
+        changed.append("admission")
+    if currency is not _UNSET:
+        fresh.currency = _check_currency(currency)
+        changed.append("currency")
+    _check_links(fresh.patient, fresh.visit, fresh.admission)
+    if changed:
+        fresh.save(update_fields=[*changed, "updated_at"])
+        audit_record(
+            action="update", object_type="invoices", object_id=fresh.pk, detail={"fields": changed}
+        )
+    return fresh
+
+
+@atomic_service(_write_alias)
+def invoice_add_line(
+    *, invoice: Invoice, description: str, unit_price: Decimal, quantity: Decimal = Decimal("1")
+) -> InvoiceLine:
+    """Add a line to a draft. Raises ValidationFailed (quantity ≤ 0, negative price) or
+    BusinessRuleViolation (not a draft)."""
+    data = {"description": description, "quantity": quantity, "unit_price": unit_price}
+    errors = _line_errors(data)
+    if errors:
+        raise ValidationFailed("The invoice line is not valid.", fields=errors)
+    _check_line_amount(Decimal(str(quantity)), Decimal(str(unit_price)))
+    fresh = _lock(invoice)
+    _require_draft(fresh, "take new lines")
+    line = InvoiceLine.objects.create(
+        invoice=fresh,
+        description=description.strip(),
+        quantity=Decimal(str(quantity)),
+        unit_price=Decimal(str(unit_price)),
+    )
+    audit_record(
+        action="create",
+        object_type="invoice-lines",
+        object_id=line.pk,
+        detail={"invoice": str(fresh.pk)},
+    )
+    return line
+
+
+@atomic_service(_write_alias)
+def invoice_update_line(*, line: InvoiceLine, **changes: Any) -> InvoiceLine:
+    """Change a draft's line (description, quantity, unit_price).
+
+    Raises ValidationFailed or BusinessRuleViolation (not a draft).
+    """
+    unknown = set(changes) - set(LINE_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            "These fields cannot be changed here.", fields={k: ["Not editable."] for k in unknown}
+        )
+    errors = _line_errors(changes, partial=True)
+    if errors:
+        raise ValidationFailed("The invoice line is not valid.", fields=errors)
+    fresh_invoice = _lock(line.invoice)
+    _require_draft(fresh_invoice, "have its lines changed")
+    fresh = InvoiceLine.objects.get(pk=line.pk)
+    for name, value in changes.items():
+        setattr(fresh, name, value.strip() if isinstance(value, str) else Decimal(str(value)))
+    _check_line_amount(Decimal(str(fresh.quantity)), Decimal(str(fresh.unit_price)))
+    fresh.save(update_fields=[*changes, "updated_at"])
+    audit_record(
+        action="update",
+        object_type="invoice-lines",
+        object_id=fresh.pk,
+        detail={"invoice": str(fresh_invoice.pk), "fields": sorted(changes)},
+    )
+    return fresh
+
+
+@atomic_service(_write_alias)
+def invoice_remove_line(*, line: InvoiceLine) -> None:
+    """Remove a line from a draft. Raises BusinessRuleViolation (not a draft)."""
+    fresh_invoice = _lock(line.invoice)
+    _require_draft(fresh_invoice, "have lines removed")
+    InvoiceLine.objects.filter(pk=line.pk).delete()
+    audit_record(
+        action="delete",
+        object_type="invoice-lines",
+        object_id=line.pk,
+        detail={"invoice": str(fresh_invoice.pk)},
+    )
+
+
+@atomic_service(_write_alias)
+def invoice_issue(*, invoice: Invoice, issued_at: dt.datetime | None = None) -> Invoice:
+    """Issue a draft (it can then be paid, no longer edited).
+
+    Raises BusinessRuleViolation when it is not a draft or has no lines.
+    """
+    fresh = _lock(invoice)
+    _require_draft(fresh, "be issued")
+    if not fresh.lines.exists():
+        raise BusinessRuleViolation(
+            f"Invoice {fresh.number} has no lines; add at least one before issuing it.",
+            fields={"lines": ["At least one line is required."]},
+        )
+    fresh.status = Invoice.Status.ISSUED
+    fresh.issued_at = issued_at or timezone.now()
+    fresh.save(update_fields=["status", "issued_at", "updated_at"])
+    audit_record(
+        action="update", object_type="invoices", object_id=fresh.pk, detail={"status": "issued"}
+    )
+    return fresh
+
+
+def _live_payments(invoice: Invoice) -> int:
+    return Payment.objects.filter(invoice=invoice).count()
+
+
+@atomic_service(_write_alias)
+def invoice_cancel(*, invoice: Invoice, reason: str = "") -> Invoice:
+    """Cancel an issued invoice that nothing was paid on.
+
+    Raises BusinessRuleViolation for a draft (void it instead), an invoice already cancelled,
+    or one with payments (void them first).
+    """
+    fresh = _lock(invoice)
+    if fresh.status != Invoice.Status.ISSUED:
+        hint = " A draft is voided instead." if fresh.status == Invoice.Status.DRAFT else ""
+        raise BusinessRuleViolation(
+            f"Invoice {fresh.number} is {fresh.status}; only an issued invoice can be "
+            f"cancelled.{hint}",
+            fields={"status": [f"Is {fresh.status}, not issued."]},
+        )
+    count = _live_payments(fresh)
+    if count:
+        raise BusinessRuleViolation(
+            f"Invoice {fresh.number} has {count} payment(s); void them before cancelling it.",
+            fields={"payments": ["Void the payments first."]},
+        )
+    fresh.status = Invoice.Status.CANCELLED
+    fresh.save(update_fields=["status", "updated_at"])
+    audit_record(
+        action="update",
+        object_type="invoices",
+        object_id=fresh.pk,
+        detail={"status": "cancelled", "reason": reason.strip()},
+    )
+    return fresh
+
+
+@atomic_service(_write_alias)
+def invoice_void(*, invoice: Invoice, reason: str) -> Invoice:
+    """Void an invoice made in error. Raises ValidationFailed without a reason and
+    BusinessRuleViolation while payments on it are not voided."""
+    fresh = _lock(invoice)
+    count = _live_payments(fresh)
+    if count:
+        raise BusinessRuleViolation(
+            f"Invoice {fresh.number} has {count} payment(s); void them before voiding it.",
+            fields={"payments": ["Void the payments first."]},
+        )
+    return record_void(fresh, reason=reason, object_type="invoices")
+
+
+@atomic_service(_write_alias)
+def payment_record(
+    *,
+    invoice: Invoice,
+    amount: Decimal,
+    method: str = Payment.Method.CARD,
+    paid_at: dt.datetime | None = None,
+) -> Payment:
+    """Record a payment on an issued invoice.
+
+    Raises ValidationFailed (amount not positive, bad method) and BusinessRuleViolation (the
+    invoice is not issued, or the amount is more than the balance, which the message names).
+    """
+    value = _money(amount)
+    if value is None or value <= 0:
+        raise ValidationFailed(
+            "A payment must be more than 0.", fields={"amount": ["Must be more than 0."]}
+        )
+    if value != value.quantize(CENT):
+        raise ValidationFailed(
+            "A payment is in whole cents.", fields={"amount": ["At most 2 decimal places."]}
+        )
+    if method not in Payment.Method.values:
+        raise ValidationFailed(
+            f"Choose one of {', '.join(Payment.Method.values)}.",
+            fields={"method": ["Not a payment method."]},
+        )
+    when = paid_at or timezone.now()
+    if timezone.is_naive(when):
+        raise ValidationFailed("Times need a time zone.", fields={"paid_at": ["Give a zone."]})
+    fresh = _lock(invoice)
+    if fresh.status != Invoice.Status.ISSUED:
+        raise BusinessRuleViolation(
+            f"Invoice {fresh.number} is {fresh.status}; only an issued invoice can be paid.",
+            fields={"invoice": [f"Is {fresh.status}, not issued."]},
+        )
+    total, paid = invoice_amounts(fresh.pk)
+    balance = total - paid
+    if value > balance:
+        raise BusinessRuleViolation(
+            f"The payment of {_fmt(value)} {fresh.currency} is more than the balance of "
+            f"{_fmt(balance)} {fresh.currency} on invoice {fresh.number}.",
+            fields={"amount": [f"At most the balance, {_fmt(balance)}."]},
+        )
+    payment = Payment.objects.create(invoice=fresh, amount=value, method=method, paid_at=when)
+    audit_record(
+        action="create",
+        object_type="payments",
+        object_id=payment.pk,
+        detail={"invoice": str(fresh.pk), "amount": _fmt(value)},
+    )
+    return payment
+
+
+@atomic_service(_write_alias)
+def payment_void(*, payment: Payment, reason: str) -> Payment:
+    """Void a payment recorded in error (the balance grows back).
+
+    Raises ValidationFailed without a reason, BusinessRuleViolation when already voided.
+    """
+    # Serialise with payments and status changes of the same invoice.
+    Invoice.all_objects.select_for_update().filter(pk=payment.invoice_id).first()
+    return record_void(payment, reason=reason, object_type="payments")
