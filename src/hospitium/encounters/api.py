@@ -91,11 +91,17 @@ class TreatmentSerializer(serializers.ModelSerializer[Treatment]):
 
 
 class VisitSerializer(serializers.ModelSerializer[Visit]):
+    # Resolved in the current hospital's store: another hospital's id is simply not there, and
+    # the message is the same for it as for an id that never existed.
     patient = serializers.PrimaryKeyRelatedField(
-        queryset=Patient.objects.all(), pk_field=serializers.UUIDField()
+        queryset=Patient.objects.all(),
+        pk_field=serializers.UUIDField(),
+        error_messages={"does_not_exist": "No such patient."},
     )
     practitioner = serializers.PrimaryKeyRelatedField(
-        queryset=Practitioner.objects.all(), pk_field=serializers.UUIDField()
+        queryset=Practitioner.objects.all(),
+        pk_field=serializers.UUIDField(),
+        error_messages={"does_not_exist": "No such practitioner."},
     )
     diagnoses = DiagnosisSerializer(many=True, read_only=True)
     treatments = TreatmentSerializer(many=True, read_only=True)
