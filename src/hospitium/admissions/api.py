@@ -140,8 +140,8 @@ class BedViewSet(HospitalResource):
         )
 
     def create_object(self, data: dict[str, Any]) -> Bed:
-        if data.get("is_active") is False:
-            raise ValidationFailed(fields={"is_active": ["A new bed is in use."]})
+        # A new bed is in use: ``is_active`` is ignored here (HTML forms send a missing box as
+        # false), and changed afterwards with PATCH.
         room = data["room"]
         bed = bed_create(ward=room["ward"], room_number=room["number"], label=data["label"])
         return bed_list().get(pk=bed.pk)
