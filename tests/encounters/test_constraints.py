@@ -4,14 +4,18 @@ is refused with an IntegrityError on both stores, and nothing is stored."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
+from hospitium.core.errors import Conflict
 from hospitium.encounters.models import Diagnosis, Treatment, Visit
+from hospitium.encounters.services import diagnosis_add
+from hospitium.tenancy import stores
 from hospitium.tenancy.context import hospital_context
 from hospitium.tenancy.router import current_alias
 from tests.encounters import factories as enc
@@ -102,3 +106,31 @@ def test_a_treatment_keeping_the_rules_is_stored(clinic):
             follow_up_kept_on=T0.date() + DAY,
         )
         assert Treatment.objects.count() == 2
+
+
+def test_two_concurrent_primary_diagnoses_end_with_exactly_one(hospital_a):
+    with hospital_context(hospital_a):
+        visit = enc.visit()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def attempt(code: str) -> None:
+        try:
+            with hospital_context(hospital_a):
+                barrier.wait(timeout=10)
+                diagnosis_add(visit=visit, code=code, is_primary=True)
+            outcomes.append("added")
+        except Conflict:
+            outcomes.append("conflict")
+        finally:
+            connections.close_all()
+            stores.close_hospital_connections()
+
+    threads = [threading.Thread(target=attempt, args=(code,)) for code in ("I10", "J45.0")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["added", "conflict"]
+    with hospital_context(hospital_a):
+        assert Diagnosis.objects.filter(visit=visit, is_primary=True).count() == 1
