@@ -279,3 +279,14 @@ def test_the_role_matrix_decides_who_reads_and_writes(ward_a, role):
         assert Ward.objects.count() == 1 + may("wards", "write", role)
         assert Bed.objects.count() == 2 + may("beds", "write", role)
         assert Admission.objects.count() == int(may("admissions", "write", role))
+
+
+def test_a_patients_admissions_are_read_with_this_serializer(doctor_a, ward_a):
+    hospital, _ward, (bed, _spare), (curie, _noether) = ward_a
+    with hospital_context(hospital):
+        stay = Admission.objects.create(patient=curie, bed=bed, admitted_at=T0)
+    response = client_for(doctor_a).get(f"/api/patients/{curie.pk}/admissions/", HTTP_HOST=ALPHA)
+    assert response.status_code == 200, response.content
+    assert [(a["id"], a["bed_label"]) for a in response.json()] == [
+        (str(stay.pk), "North 101 bed A")
+    ]

@@ -223,3 +223,13 @@ def test_the_role_matrix_decides_who_reads_and_writes_appointments(clinic, role)
         envelope_of(arrived, status=403, code="role_forbidden")
         with hospital_context(hospital):
             assert list(Appointment.objects.values_list("status", flat=True)) == ["booked"]
+
+
+def test_a_patients_appointments_are_read_with_this_serializer(doctor_a, clinic):
+    hospital, doctor, _other, patient = clinic
+    appointment = _book(hospital, doctor, patient)
+    response = client_for(doctor_a).get(
+        f"/api/patients/{patient.pk}/appointments/", HTTP_HOST=ALPHA
+    )
+    assert response.status_code == 200, response.content
+    assert [(a["id"], a["status"]) for a in response.json()] == [(str(appointment.pk), "booked")]
