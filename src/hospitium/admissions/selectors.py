@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import cast
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
@@ -18,12 +17,8 @@ OCCUPANCY_STATES = ("free", "occupied")
 
 
 def stays() -> QuerySet[Admission]:
-    """Admissions that are not voided.
-
-    (Voidable declares its managers for the abstract base, so django-stubs types them as
-    ``Voidable`` querysets; this names the real model once.)
-    """
-    return cast("QuerySet[Admission]", Admission.objects.all())
+    """Admissions that are not voided."""
+    return Admission.objects.all()
 
 
 def all_stays() -> QuerySet[Admission]:

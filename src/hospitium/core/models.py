@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 
@@ -42,10 +42,13 @@ class HospitalModel(models.Model):
         return self.id
 
 
-class NotVoidedManager(models.Manager["Voidable"]):
+_V = TypeVar("_V", bound="Voidable")
+
+
+class NotVoidedManager(models.Manager[_V]):
     """The default manager of voidable rows: voided rows are hidden from ordinary queries."""
 
-    def get_queryset(self) -> models.QuerySet[Voidable]:
+    def get_queryset(self) -> models.QuerySet[_V]:
         return super().get_queryset().filter(voided_at__isnull=True)
 
 

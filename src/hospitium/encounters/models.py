@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from django.db import models
 from django.db.models import F, Q
 
@@ -13,11 +11,6 @@ from hospitium.staff.models import Practitioner
 
 
 class Visit(Voidable, HospitalModel):
-    # Typing only (the managers come from Voidable): its NotVoidedManager is typed for Voidable,
-    # which would make every query of this model look like a query of the abstract base.
-    objects: ClassVar[models.Manager[Visit]]  # type: ignore[assignment]
-    all_objects: ClassVar[models.Manager[Visit]]
-
     class Kind(models.TextChoices):
         MEDICAL = "medical", "Medical"
         DENTAL = "dental", "Dental"
@@ -54,11 +47,6 @@ class Visit(Voidable, HospitalModel):
 class Diagnosis(Voidable, HospitalModel):
     """An ICD-10 (WHO) code given at a visit; at most one primary per visit."""
 
-    # Typing only (the managers come from Voidable): its NotVoidedManager is typed for Voidable,
-    # which would make every query of this model look like a query of the abstract base.
-    objects: ClassVar[models.Manager[Diagnosis]]  # type: ignore[assignment]
-    all_objects: ClassVar[models.Manager[Diagnosis]]
-
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="diagnoses")
     code = models.CharField("ICD-10 code", max_length=10)
     description = models.CharField(max_length=300, blank=True, default="")
@@ -86,11 +74,6 @@ class Diagnosis(Voidable, HospitalModel):
 
 
 class Treatment(Voidable, HospitalModel):
-    # Typing only (the managers come from Voidable): its NotVoidedManager is typed for Voidable,
-    # which would make every query of this model look like a query of the abstract base.
-    objects: ClassVar[models.Manager[Treatment]]  # type: ignore[assignment]
-    all_objects: ClassVar[models.Manager[Treatment]]
-
     class Outcome(models.TextChoices):
         RESOLVED = "resolved", "Resolved"
         IMPROVED = "improved", "Improved"
