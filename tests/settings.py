@@ -19,9 +19,13 @@ TEST_STORE = os.environ.get("HOSPITIUM_TEST_STORE", "sqlite")
 if TEST_STORE not in {"sqlite", "postgresql"}:
     raise RuntimeError(f"HOSPITIUM_TEST_STORE must be sqlite or postgresql, not {TEST_STORE!r}")
 POSTGRES = os.environ.get("HOSPITIUM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-TEST_SERVER_DATABASES = {"s1": "hospitium_tests_s1", "s2": "hospitium_tests_s2"}
+# Two runs on one server at once need their own databases: HOSPITIUM_TEST_DB_SUFFIX=_alice.
+_SUFFIX = os.environ.get("HOSPITIUM_TEST_DB_SUFFIX", "")
+if not _SUFFIX.replace("_", "").isalnum() and _SUFFIX:
+    raise RuntimeError("HOSPITIUM_TEST_DB_SUFFIX may hold only letters, digits and _")
+TEST_SERVER_DATABASES = {"s1": f"hospitium_tests{_SUFFIX}_s1", "s2": f"hospitium_tests{_SUFFIX}_s2"}
 if TEST_STORE == "postgresql":
-    os.environ["HOSPITIUM_DATABASE_URL"] = f"{POSTGRES}/hospitium_tests"
+    os.environ["HOSPITIUM_DATABASE_URL"] = f"{POSTGRES}/hospitium_tests{_SUFFIX}"
     os.environ["HOSPITIUM_HOSPITAL_SERVERS"] = ",".join(
         f"{name}={POSTGRES}/{database}" for name, database in TEST_SERVER_DATABASES.items()
     )
