@@ -109,6 +109,17 @@ def test_the_database_refuses_a_second_feedback_a_bad_rating_and_an_early_respon
         assert Feedback.objects.get().responded_at is None
 
 
+def test_the_database_refuses_feedback_dated_before_its_visit(hospital_a, visit_a):
+    with hospital_context(hospital_a):
+        early = T0 - dt.timedelta(seconds=1)
+        with pytest.raises(IntegrityError, match="feedback_after_visit_start"), refused():
+            Feedback.objects.create(visit=visit_a, rating=3, submitted_at=early)
+        Feedback.objects.create(visit=visit_a, rating=3, submitted_at=T0)
+        with pytest.raises(IntegrityError, match="feedback_after_visit_start"), refused():
+            Feedback.objects.filter(visit=visit_a).update(submitted_at=early)
+        assert Feedback.objects.get().submitted_at == T0
+
+
 # --- the API ---------------------------------------------------------------------------------
 
 
