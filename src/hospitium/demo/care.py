@@ -188,9 +188,11 @@ class CareSimulation:
             kind: self._per_day(kind) / (len(by_kind[kind]) * self._slots(kind))
             for kind in ("doctor", "dentist", "nurse")
         }
-        day = self.start
-        last = self.today + dt.timedelta(days=FUTURE_DAYS)
-        while day <= last:
+        # Future bookings first: the database's overlap check on an active booking scans the
+        # practitioner's earlier rows, so active rows written before the history stay cheap.
+        future = self._days(self.today + dt.timedelta(days=1), FUTURE_DAYS)
+        past = self._days(self.start, (self.today - self.start).days + 1)
+        for day in itertools.chain(future, past):
             midnight = self._utc(dt.datetime.combine(day, dt.time(0)))
             weekday = day.weekday()
             volume = catalog.VOLUME[day.month - 1]
@@ -204,7 +206,11 @@ class CareSimulation:
             self.writer.maybe_flush()
             if day.day == 1:
                 say(f"{day:%Y-%m}")
-            day += dt.timedelta(days=1)
+        self.writer.flush()
+
+    @staticmethod
+    def _days(first: dt.date, count: int) -> list[dt.date]:
+        return [first + dt.timedelta(days=offset) for offset in range(count)]
 
     def _utc(self, local: dt.datetime) -> dt.datetime:
         """Naive local time to naive UTC (the offset at noon holds for the whole day)."""

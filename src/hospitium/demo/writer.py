@@ -32,6 +32,7 @@ DATETIME = "datetime"
 DATE = "date"
 MONEY = "money"  # integer cents
 PLAIN = "plain"
+SQLITE_CACHE_KIB = 128 * 1024
 
 Row = tuple[Any, ...]
 
@@ -77,6 +78,34 @@ def _adapters(vendor: str) -> dict[str, Callable[[Any], Any]]:
     }
 
 
+def _row_adapter(
+    table: Table, adapters: dict[str, Callable[[Any], Any]], constants: Row
+) -> Callable[[list[Row]], list[Row]]:
+    """A function that adapts a batch of rows, compiled for this table's columns.
+
+    Adapting value by value in a loop cost about a third of the insert time; one generated tuple
+    expression per row is several times faster. The source is built only from column positions
+    and the fixed names below, never from data.
+    """
+    scope: dict[str, Any] = {"C": constants}
+    parts = []
+    for index, (field, kind) in enumerate(zip(table.fields, table.kinds, strict=True)):
+        convert = adapters.get(kind)
+        if convert is None:
+            parts.append(f"r[{index}]")
+            continue
+        name = f"f{index}"
+        scope[name] = convert
+        if field.null:
+            parts.append(f"(None if r[{index}] is None else {name}(r[{index}]))")
+        else:
+            parts.append(f"{name}(r[{index}])")
+    source = f"def adapt(rows):\n    return [({', '.join(parts)},) + C for r in rows]\n"
+    exec(source, scope)  # noqa: S102
+    adapt: Callable[[list[Row]], list[Row]] = scope["adapt"]
+    return adapt
+
+
 class Table:
     """Rows waiting to be written to one model's table; append tuples to ``rows``."""
 
@@ -114,11 +143,10 @@ class Writer:
         self.tables = list(tables)
         self.batch_rows = batch_rows
         adapters = _adapters(self.connection.vendor)
-        self._plans: dict[int, tuple[str, Row, list[Callable[[Any], Any] | None]]] = {}
+        self._plans: dict[int, tuple[str, Callable[[list[Row]], list[Row]]]] = {}
         for table in self.tables:
             sql, constants = table.statement(self.connection)
-            converters = [adapters.get(kind) for kind in table.kinds]
-            self._plans[id(table)] = (sql, constants, converters)
+            self._plans[id(table)] = (sql, _row_adapter(table, adapters, constants))
 
     def pending(self) -> int:
         return sum(len(table.rows) for table in self.tables)
@@ -131,28 +159,17 @@ class Writer:
         if not self.pending():
             return
         with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
+            if self.connection.vendor == "sqlite":
+                # A bigger page cache for this connection: the foreign-key indexes are written in
+                # random order, and with SQLite's 2 MB default most inserts would miss the cache.
+                cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             for table in self.tables:
                 if not table.rows:
                     continue
-                sql, constants, converters = self._plans[id(table)]
-                cursor.executemany(sql, self._adapted(table.rows, constants, converters))
+                sql, adapt = self._plans[id(table)]
+                cursor.executemany(sql, adapt(table.rows))
                 table.written += len(table.rows)
                 table.rows.clear()
-
-    @staticmethod
-    def _adapted(
-        rows: list[Row], constants: Row, converters: list[Callable[[Any], Any] | None]
-    ) -> list[Row]:
-        pairs = list(enumerate(converters))
-        out = []
-        for row in rows:
-            values = list(row)
-            for index, convert in pairs:
-                value = values[index]
-                if convert is not None and value is not None:
-                    values[index] = convert(value)
-            out.append((*values, *constants))
-        return out
 
     def counts(self) -> dict[str, int]:
         return {table.model._meta.label: table.written for table in self.tables}
