@@ -4,7 +4,6 @@ lines and payments, never stored; the database refuses payments beyond the total
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar
 
 from django.db import models
 from django.db.models import Q
@@ -16,11 +15,6 @@ from hospitium.patients.models import Patient
 
 
 class Invoice(Voidable, HospitalModel):
-    # Typing only (the managers come from Voidable): its NotVoidedManager is typed for Voidable,
-    # which would make every query of this model look like a query of the abstract base.
-    objects: ClassVar[models.Manager[Invoice]]  # type: ignore[assignment]
-    all_objects: ClassVar[models.Manager[Invoice]]
-
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         ISSUED = "issued", "Issued"
@@ -79,11 +73,6 @@ class InvoiceLine(HospitalModel):
 
 
 class Payment(Voidable, HospitalModel):
-    # Typing only (the managers come from Voidable): its NotVoidedManager is typed for Voidable,
-    # which would make every query of this model look like a query of the abstract base.
-    objects: ClassVar[models.Manager[Payment]]  # type: ignore[assignment]
-    all_objects: ClassVar[models.Manager[Payment]]
-
     class Method(models.TextChoices):
         CASH = "cash", "Cash"
         CARD = "card", "Card"
