@@ -132,8 +132,12 @@ def demo_fill(
             user_id=user_id,
             say=progress or (lambda message: None),
         )
-        build.run()
-        writer.flush()
+        try:
+            build.run()
+        except BaseException:
+            writer.close(discard=True)
+            raise
+        writer.close()
         result.counts = writer.counts()
         result.counts[AuditEvent._meta.label] = 2
         _audit(run, user_id, {"phase": "finished", "rows": result.rows, "seed": seed})

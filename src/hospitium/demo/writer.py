@@ -14,9 +14,12 @@ constraint and trigger on every row.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import os
+import queue
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -135,18 +138,34 @@ class Table:
 
 class Writer:
     """Writes the pending rows of several tables, in the given (foreign-key) order, in one
-    transaction per flush."""
+    transaction per flush, on a thread of its own.
+
+    SQLite and psycopg release the GIL while a statement runs, so generating the next batch
+    overlaps writing this one: on two cores that is most of the generator's speed. At most one
+    batch waits for the writer, so memory stays bounded. ``close`` waits for everything to be
+    written and raises the writer's error, if it had one.
+    """
 
     def __init__(self, tables: Sequence[Table], *, batch_rows: int = 20_000) -> None:
         self.alias = current_alias(write=True)
-        self.connection = connections[self.alias]
+        connection = connections[self.alias]
+        self.vendor = connection.vendor
         self.tables = list(tables)
         self.batch_rows = batch_rows
-        adapters = _adapters(self.connection.vendor)
+        adapters = _adapters(self.vendor)
         self._plans: dict[int, tuple[str, Callable[[list[Row]], list[Row]]]] = {}
         for table in self.tables:
-            sql, constants = table.statement(self.connection)
+            sql, constants = table.statement(connection)
             self._plans[id(table)] = (sql, _row_adapter(table, adapters, constants))
+        self._queue: queue.Queue[list[tuple[Table, list[Row]]] | None] = queue.Queue(maxsize=1)
+        self._failure: BaseException | None = None
+        # The thread runs in a copy of this context, so it writes to the same hospital.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._work,), name="demo-writer", daemon=True
+        )
+        self._thread.start()
+        self._closed = False
 
     def pending(self) -> int:
         return sum(len(table.rows) for table in self.tables)
@@ -156,20 +175,58 @@ class Writer:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending():
+        """Hand the pending rows to the writer thread (waits while it is still busy with a
+        batch before the last one)."""
+        self._raise_failure()
+        if self._closed:
+            raise RuntimeError("this writer is closed")
+        batch = [(table, table.rows) for table in self.tables if table.rows]
+        if not batch:
             return
-        with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
-            if self.connection.vendor == "sqlite":
+        for table in self.tables:
+            table.rows = []
+        self._queue.put(batch)
+
+    def close(self, *, discard: bool = False) -> None:
+        """Write what is pending (unless ``discard``), wait for the writer thread, and raise its
+        error if it had one."""
+        if not self._closed:
+            try:
+                if self._failure is None and not discard:
+                    self.flush()
+            finally:
+                self._closed = True
+                self._queue.put(None)
+                self._thread.join()
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _work(self) -> None:
+        try:
+            while (batch := self._queue.get()) is not None:
+                if self._failure is not None:
+                    continue  # keep draining, so the generator never blocks on a dead writer
+                try:
+                    self._write(batch)
+                except BaseException as exc:
+                    self._failure = exc
+        finally:
+            connections[self.alias].close()
+
+    def _write(self, batch: list[tuple[Table, list[Row]]]) -> None:
+        connection = connections[self.alias]
+        with transaction.atomic(using=self.alias), connection.cursor() as cursor:
+            if self.vendor == "sqlite":
                 # A bigger page cache for this connection: the foreign-key indexes are written in
                 # random order, and with SQLite's 2 MB default most inserts would miss the cache.
                 cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-            for table in self.tables:
-                if not table.rows:
-                    continue
+            for table, rows in batch:
                 sql, adapt = self._plans[id(table)]
-                cursor.executemany(sql, adapt(table.rows))
-                table.written += len(table.rows)
-                table.rows.clear()
+                cursor.executemany(sql, adapt(rows))
+                table.written += len(rows)
 
     def counts(self) -> dict[str, int]:
         return {table.model._meta.label: table.written for table in self.tables}
