@@ -236,3 +236,24 @@ def test_the_data_has_seasons_clinic_hours_and_satisfied_patients(larger):
         assert abs(sexes["female"] - sexes["male"]) < 0.15 * len(ages)
         paid = Payment.objects.values_list("amount", flat=True)
         assert all(amount > Decimal(0) for amount in paid)
+
+
+def test_a_refused_batch_is_reported_and_rolled_back(hospital_a):
+    from django.db import IntegrityError
+
+    from hospitium.demo.tables import Tables
+    from hospitium.demo.writer import IdSource, Writer
+
+    ids = IdSource()
+    stamp = dt.datetime(2025, 1, 1, 9)
+    with hospital_context(hospital_a):
+        tables = Tables.build()
+        writer = Writer([tables.patient])
+        for given in ("Ada", "Bea"):  # the same MRN twice: the database refuses the batch
+            tables.patient.rows.append(
+                (ids(), stamp, stamp, "DUP-1", given, "Lee", dt.date(1990, 1, 1), "female", "",
+                 "", "", "active", None)
+            )  # fmt: skip
+        with pytest.raises(IntegrityError):
+            writer.close()
+        assert Patient.objects.count() == 0
