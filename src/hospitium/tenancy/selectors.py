@@ -97,6 +97,11 @@ def bind_actor(*, user: object, hospital_id: int | None) -> frozenset[str]:
     pk = getattr(user, "pk", None)
     if pk is None or not getattr(user, "is_authenticated", False):
         return frozenset()
+    bound = actor_var.get()
+    if hospital_id is not None and bound is not None and bound[0] == pk and roles_var.get():
+        # Already bound for this request (the middleware, then the API's permission check):
+        # the roles cannot have changed in between, so do not ask the platform store twice.
+        return roles_var.get()
     user_id_var.set(str(pk))
     actor_var.set((pk, getattr(user, "email", "")))
     if hospital_id is None:
