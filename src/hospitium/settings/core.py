@@ -59,6 +59,7 @@ HOSPITAL_APPS = [
     "hospitium.feedback",
     "hospitium.campaigns",
     "hospitium.audit",
+    "hospitium.reports",
 ]
 
 INSTALLED_APPS = PLATFORM_APPS + HOSPITAL_APPS
