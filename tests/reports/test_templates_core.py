@@ -1,0 +1,100 @@
+"""The core report templates (patient summary, visit trends, treatment outcomes, feedback):
+every figure equals an independent computation in plain Python over the ORM's rows, voided rows
+and the period's boundaries (in a non-UTC time zone) included; parameters; listings; isolation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from hospitium.encounters.models import Visit
+from hospitium.patients.models import Patient
+from hospitium.reports.base import ReportData
+from hospitium.reports.templates import patient_summary
+from hospitium.tenancy.context import hospital_context
+from tests.reports import tplhelp1 as h
+
+
+@pytest.fixture(autouse=True)
+def _zone(settings: Any) -> None:
+    settings.TIME_ZONE = h.TZ
+
+
+@pytest.fixture
+def filled(hospital_a: Any) -> dict[str, Any]:
+    return h.fill(hospital_a)
+
+
+def listing_count(data: ReportData, key: str) -> int:
+    listing = next(found for found in data.listings if found.key == key)
+    return sum(1 for _ in listing.rows())
+
+
+def age_at(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+# -- patient summary ------------------------------------------------------------------------
+
+
+def test_patient_summary_figures(hospital_a: Any, filled: dict[str, Any]) -> None:
+    data = h.build(patient_summary.TEMPLATE, hospital_a, include_rows=True)
+    with hospital_context(hospital_a):
+        patients = list(Patient.objects.values("id", "created_at", "status", "sex", "birth_date"))
+        visits = list(Visit.all_objects.values("patient_id", "started_at", "voided_at"))
+    registered = [p for p in patients if h.local_date(p["created_at"]) <= h.DATE_TO]
+    new = [p for p in registered if h.in_period(p["created_at"])]
+    seen = {
+        v["patient_id"] for v in visits if v["voided_at"] is None and h.in_period(v["started_at"])
+    }
+    got = h.figures(data)
+    assert got["patients_total"] == len(registered)
+    assert got["patients_new"] == len(new) > 0
+    assert got["patients_active"] == sum(p["status"] == "active" for p in registered)
+    assert got["patients_inactive"] == sum(p["status"] == "inactive" for p in registered)
+    assert got["patients_deceased"] == sum(p["status"] == "deceased" for p in registered)
+    assert got["patients_seen"] == len(seen) > 0
+
+    x, y = h.series(data, "registrations_per_month")
+    per_month = Counter(h.month_key(p["created_at"]) for p in new)
+    assert x == h.MONTHS
+    assert y["registrations"] == [per_month.get(m, 0) for m in h.MONTHS]
+
+    bands = [
+        ("0-4", 0),
+        ("5-14", 5),
+        ("15-24", 15),
+        ("25-44", 25),
+        ("45-64", 45),
+        ("65-79", 65),
+        ("80+", 80),
+    ]
+
+    def band(birth: dt.date) -> str:
+        age = age_at(birth, h.DATE_TO)
+        return [label for label, low in bands if age >= low][-1] if age >= 0 else "0-4"
+
+    expected = Counter((band(p["birth_date"]), p["sex"]) for p in registered)
+    rows = h.table(data, "age_sex")
+    assert [row[0] for row in rows] == [label for label, _ in bands]
+    for row in rows:
+        cells = [expected[(row[0], sex)] for sex in ("female", "male", "other", "unknown")]
+        assert row[1:] == [*cells, sum(cells)]
+    assert sum(row[-1] for row in rows) == len(registered)
+    assert listing_count(data, "patients") == len(new)
+
+
+def test_patient_summary_boundaries(hospital_a: Any) -> None:
+    """Only the boundary patients (no demo data): exactly the two inside the period count."""
+    from tests import factories
+
+    with hospital_context(hospital_a):
+        for at, _inside in h.BOUNDARIES:
+            patient = factories.patient()
+            Patient.objects.filter(pk=patient.pk).update(created_at=at)
+    got = h.figures(h.build(patient_summary.TEMPLATE, hospital_a))
+    assert got["patients_new"] == 2
+    assert got["patients_total"] == 3
