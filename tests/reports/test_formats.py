@@ -1,0 +1,248 @@
+"""The report formats: each writes a file a user's program opens, with the ReportData's values.
+
+No database: the ReportData is built by hand, with a listing of 20,000 rows of dates, aware
+datetimes, Decimals, None and non-ASCII text.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hospitium.reports import registry
+from hospitium.reports.base import Figure, Listing, ReportData, ReportMeta, Series, Table
+from hospitium.reports.formats import common
+
+LISTING_ROWS = 20_000
+TZ = dt.timezone(dt.timedelta(hours=2))
+NAMES = ["Zoë Ångström", "Иван Петров", "李小龙", "Amélie Poulain", 'O\'Brien, "Pat"']
+SCHEMA = Path(__file__).resolve().parents[2] / "src/hospitium/reports/formats/report.schema.json"
+
+
+def listing_row(i: int) -> tuple[Any, ...]:
+    return (
+        i + 1,
+        dt.date(2024, 1, 1) + dt.timedelta(days=i % 366),
+        dt.datetime(2024, 1, 1, 8, 30, tzinfo=TZ) + dt.timedelta(minutes=i),
+        NAMES[i % len(NAMES)],
+        Decimal(i % 1000) + Decimal("0.25"),
+        None if i % 7 == 0 else "dental" if i % 2 else "medical",
+    )
+
+
+LISTING_COLUMNS = ["visit_id", "date", "started_at", "patient", "amount", "kind"]
+
+
+def make_report() -> ReportData:
+    meta = ReportMeta(
+        hospital_code="ALPHA",
+        hospital_name="Hôpital Saint-Éloi",
+        template_key="visit_trends",
+        title="Visit trends",
+        period_start=dt.date(2024, 1, 1),
+        period_end=dt.date(2024, 12, 31),
+        filters={"department": "Cardiología", "kinds": ["medical", "dental"]},
+        generated_by="Dr. Müller",
+        generated_at=dt.datetime(2025, 1, 2, 9, 15, 30, tzinfo=TZ),
+    )
+    months = [f"2024-{m:02d}" for m in range(1, 13)]
+    return ReportData(
+        meta=meta,
+        figures=[
+            Figure("visits", "Visits", 20000, "visits"),
+            Figure("revenue", "Revenue collected", "12345.67", "EUR"),
+            Figure("success_rate", "Success rate", 87.5, "%"),
+            Figure("unknown", "Not computed", None),
+        ],
+        tables=[
+            Table(
+                "by_department",
+                "Visits by department",
+                ["department", "visits", "revenue", "first_visit"],
+                [
+                    ["Cardiología", 120, Decimal("1500.50"), dt.date(2024, 1, 3)],
+                    ["Pédiatrie", 80, Decimal("800.00"), dt.date(2024, 2, 1)],
+                    ["Стоматология", 45, None, None],
+                ],
+            )
+        ],
+        series=[
+            Series(
+                "per_month",
+                "Visits per month",
+                "line",
+                months,
+                {"medical": [100 + m for m in range(12)], "dental": [40 + m for m in range(12)]},
+            ),
+            Series(
+                "per_hour",
+                "Visits by hour of day",
+                "bar",
+                list(range(24)),
+                {"visits": [h * 3 for h in range(24)]},
+            ),
+        ],
+        listings=[
+            Listing(
+                "visits",
+                "Every visit",
+                LISTING_COLUMNS,
+                lambda: (listing_row(i) for i in range(LISTING_ROWS)),
+            )
+        ],
+    )
+
+
+def write(key: str, data: ReportData) -> tuple[bytes, int, list[float]]:
+    fmt = registry.formats()[key]
+    out = io.BytesIO()
+    seen: list[float] = []
+    count = fmt.write(data, out, seen.append)
+    return out.getvalue(), count, seen
+
+
+def check_progress(seen: list[float]) -> None:
+    assert seen, "no progress reported"
+    assert seen == sorted(seen)
+    assert all(0.0 <= f <= 1.0 for f in seen)
+    assert seen[-1] == 1.0
+    # the listing (20,000 rows) reports along the way, not just at the end
+    assert len({f for f in seen if 0.05 < f < 0.99}) >= 2
+
+
+def test_registry_has_every_format() -> None:
+    found = registry.formats()
+    assert set(found) == {"pdf", "xlsx", "csv", "json"}
+    for key, fmt in found.items():
+        assert fmt.key == key
+        assert fmt.extension
+        assert fmt.content_type
+
+
+def test_progress_grows_towards_one() -> None:
+    seen: list[float] = []
+    data = make_report()
+    tracker = common.Progress(seen.append, data)
+    tracker.head_done()
+    tracker.listing_start(0)
+    for n in range(10_000, 2_000_001, 10_000):
+        tracker.rows(n)
+    assert seen == sorted(seen)
+    assert seen[-1] < 0.99
+    tracker.listing_end()
+    tracker.done()
+    assert seen[-1] == 1.0
+
+
+# -- CSV -------------------------------------------------------------------------------------
+
+
+def csv_sections(raw: bytes) -> dict[str, list[list[str]]]:
+    assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 byte-order mark"
+    sections: dict[str, list[list[str]]] = {}
+    current: list[list[str]] = []
+    for row in csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")):
+        if row and row[0].startswith("# section: "):
+            current = sections.setdefault(row[0].removeprefix("# section: "), [])
+            current.append(row[1:])  # the marker's title cells
+        elif row:
+            current.append(row)
+    return sections
+
+
+def test_csv() -> None:
+    data = make_report()
+    raw, count, seen = write("csv", data)
+    assert count == LISTING_ROWS
+    check_progress(seen)
+    sections = csv_sections(raw)
+    assert list(sections) == [
+        "meta",
+        "figures",
+        "table:by_department",
+        "series:per_month",
+        "series:per_hour",
+        "listing:visits",
+    ]
+    meta = dict(sections["meta"][2:])
+    assert meta["Hospital"] == "Hôpital Saint-Éloi"
+    assert meta["Period start"] == "2024-01-01"
+    assert meta["Generated by"] == "Dr. Müller"
+    assert meta["Generated at"] == "2025-01-02T09:15:30+02:00"
+    assert meta["Filter: department"] == "Cardiología"
+
+    figures = {r[0]: r[1:] for r in sections["figures"][2:]}
+    for f in data.figures:
+        assert figures[f.key] == [f.label, "" if f.value is None else str(f.value), f.unit]
+
+    table = sections["table:by_department"]
+    assert table[0] == ["Visits by department"]
+    assert table[1] == ["department", "visits", "revenue", "first_visit"]
+    assert table[4] == ["Стоматология", "45", "", ""]
+    assert table[2] == ["Cardiología", "120", "1500.50", "2024-01-03"]
+
+    series = sections["series:per_month"]
+    assert series[1] == ["x", "medical", "dental"]
+    assert series[2] == ["2024-01", "100", "40"]
+
+    listing = sections["listing:visits"]
+    assert listing[1] == LISTING_COLUMNS
+    rows = listing[2:]
+    assert len(rows) == LISTING_ROWS
+    for i in (0, 1, 7, 12_345, LISTING_ROWS - 1):
+        expected = listing_row(i)
+        assert rows[i] == ["" if v is None else str(v) for v in expected]
+    assert rows[4][3] == 'O\'Brien, "Pat"'
+    assert rows[2][3] == "李小龙"
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+def test_json() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    data = make_report()
+    raw, count, seen = write("json", data)
+    assert count == LISTING_ROWS
+    check_progress(seen)
+    doc = json.loads(raw.decode("utf-8"))
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+
+    assert doc["format"] == "hospitium-report"
+    assert doc["version"] == 1
+    meta = doc["meta"]
+    assert meta["hospital"] == {"code": "ALPHA", "name": "Hôpital Saint-Éloi"}
+    assert meta["period"] == {"start": "2024-01-01", "end": "2024-12-31"}
+    assert meta["generated_at"] == "2025-01-02T09:15:30+02:00"
+    assert meta["filters"] == {"department": "Cardiología", "kinds": ["medical", "dental"]}
+
+    assert [(f["key"], f["label"], f["value"], f["unit"]) for f in doc["figures"]] == [
+        (f.key, f.label, f.value, f.unit) for f in data.figures
+    ]
+    table = doc["tables"][0]
+    assert table["columns"] == ["department", "visits", "revenue", "first_visit"]
+    assert table["rows"][0] == ["Cardiología", 120, "1500.50", "2024-01-03"]
+    assert table["rows"][2] == ["Стоматология", 45, None, None]
+    series = doc["series"][0]
+    assert series["kind"] == "line"
+    assert series["x"] == data.series[0].x
+    assert series["y"] == data.series[0].y
+
+    listing = doc["listings"][0]
+    assert listing["key"] == "visits"
+    assert listing["columns"] == LISTING_COLUMNS
+    assert listing["count"] == LISTING_ROWS
+    assert len(listing["rows"]) == LISTING_ROWS
+    for i in (0, 7, 12_345, LISTING_ROWS - 1):
+        assert listing["rows"][i] == [common.json_safe(v) for v in listing_row(i)]
+    assert listing["rows"][0][2] == "2024-01-01T08:30:00+02:00"
+    assert listing["rows"][0][4] == "0.25"
