@@ -1,0 +1,368 @@
+"""Requests per second of a hospital-routed view on PostgreSQL, against the same view without
+routing.
+
+    .venv/bin/python -m bench.pg_routing [--hospitals 1000] [--rounds 5] [--round-requests 2000]
+                                         [--servers 2] [--pg URL] [--profile SCENARIO]
+
+The same in-process WSGI harness as bench.routing (its ``_environ`` and ``Player`` are reused):
+Django's WSGIHandler, the whole middleware stack, anonymous requests, settings.ROOT_URLCONF =
+bench.urls. Routed: GET /bench/patient/<id>/ with ``X-Hospital: CODE`` on host 127.0.0.1, reading
+one Patient by primary key in that hospital's schema (through the server's pooled connection and
+its search_path). Unrouted: GET /bench/hospital/<id>/ on 127.0.0.1, reading one platform row.
+Rounds of the two are interleaved and the medians compared. Target: routed ≥ 0.9× unrouted with
+requests spread over 100 hospitals.
+
+Also measured: how many search_path switches each request makes (the backend sets the path when
+the wanted session differs from what the connection last set, and forgets it on every pool
+checkout), the round trip of one switch on its own, and a what-if that keeps the last session on
+the pooled psycopg connection across checkouts (a change proposed for src/, emulated here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import random
+import statistics
+import time
+import weakref
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bench import _common
+from bench.pg_provisioning import DEFAULT_PG, Load, pg_home, pg_machine
+from bench.routing import Player, _environ
+
+TARGET_RATIO = 0.9
+PLATFORM_HOST = "127.0.0.1"
+
+
+@dataclass
+class Scenario:
+    name: str
+    hospitals: int
+    order: str  # random | cyclic | distinct (a shuffled permutation, replayed)
+    target: bool = False
+    sticky: bool = False  # what-if: the session survives pool checkouts
+
+
+SCENARIOS = [
+    Scenario("1 hospital", 1, "cyclic"),
+    Scenario("100 random (target)", 100, "random", target=True),
+    Scenario("100 round-robin", 100, "cyclic"),
+    Scenario("1,000 distinct", 1000, "distinct"),
+    Scenario("what-if sticky session: 1 hospital", 1, "cyclic", sticky=True),
+    Scenario("what-if sticky session: 100 random", 100, "random", sticky=True),
+]
+
+
+class SessionCounter:
+    """Counts search_path switches (one extra round trip each) made by the hospital backend."""
+
+    def __init__(self) -> None:
+        self.switches = 0
+
+    def install(self) -> None:
+        from hospitium.tenancy.backends.postgresql import base
+        from hospitium.tenancy.stores.schemas import wanted_session
+
+        original = base.DatabaseWrapper.create_cursor
+        counter = self
+
+        def create_cursor(self: Any, name: str | None = None) -> Any:
+            if wanted_session(self.alias).key != self.hospitium_session:
+                counter.switches += 1
+            return original(self, name)
+
+        base.DatabaseWrapper.create_cursor = create_cursor  # type: ignore[method-assign]
+
+
+class StickySession:
+    """What-if: remember the session a psycopg connection was last set to on the connection
+    itself, so a pool checkout does not force the search_path statement again. Forgotten on
+    rollback, as the backend does."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, Any] = {}
+        self.sessions: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
+
+    def install(self) -> None:
+        from hospitium.tenancy.backends.postgresql import base
+
+        cls = base.DatabaseWrapper
+        names = ("get_new_connection", "create_cursor", "_rollback", "_savepoint_rollback")
+        self.saved = {name: getattr(cls, name) for name in names}
+        saved, sessions = self.saved, self.sessions
+
+        def get_new_connection(self: Any, conn_params: dict[str, Any]) -> Any:
+            connection = saved["get_new_connection"](self, conn_params)
+            self.hospitium_session = sessions.get(connection)
+            return connection
+
+        def create_cursor(self: Any, name: str | None = None) -> Any:
+            cursor = saved["create_cursor"](self, name)
+            sessions[self.connection] = self.hospitium_session
+            return cursor
+
+        def rollback(self: Any) -> None:
+            if self.connection is not None:
+                sessions.pop(self.connection, None)
+            saved["_rollback"](self)
+
+        def savepoint_rollback(self: Any, sid: str) -> None:
+            if self.connection is not None:
+                sessions.pop(self.connection, None)
+            saved["_savepoint_rollback"](self, sid)
+
+        cls.get_new_connection = get_new_connection  # type: ignore[method-assign]
+        cls.create_cursor = create_cursor  # type: ignore[method-assign]
+        cls._rollback = rollback  # type: ignore[method-assign]
+        cls._savepoint_rollback = savepoint_rollback  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        from hospitium.tenancy.backends.postgresql import base
+
+        for name, method in self.saved.items():
+            setattr(base.DatabaseWrapper, name, method)
+
+
+def _seed_templates() -> Any:
+    """One patient in each server's template schema, so every hospital cloned after has it (the
+    same id everywhere). Written with the model's own field preparation, in raw SQL: the ORM's
+    hospital checks want a hospital, and a template is none."""
+    from django.db import connections
+
+    from hospitium.patients.models import Patient
+    from hospitium.tenancy import stores
+    from hospitium.tenancy.stores.schemas import schema_context
+
+    patient = Patient(
+        mrn="BENCH-0001", given_name="Ada", family_name="Lovelace", birth_date=date(1815, 12, 10)
+    )
+    for server in stores.configured_servers():
+        store = stores.store_for_server(server)
+        template = store.ensure_template()
+        alias = store.server_alias
+        connection = connections[alias]
+        stores.touch(alias)
+        fields = Patient._meta.concrete_fields
+        values = [f.get_db_prep_save(f.pre_save(patient, add=True), connection) for f in fields]
+        columns = ", ".join(f.column for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        insert = f"INSERT INTO {Patient._meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
+        with schema_context(alias, template), connection.cursor() as cursor:
+            cursor.execute(insert, values)
+    return patient.pk
+
+
+def _switch_cost(codes: list[str], repeats: int = 2000) -> dict[str, float]:
+    """The round trip of the search_path statement on its own (alternating two schemas), against
+    a trivial query, on one pooled server connection."""
+    from django.db import connections
+
+    from hospitium.tenancy import stores
+    from hospitium.tenancy.models import Hospital
+    from hospitium.tenancy.stores.schemas import session_for
+
+    hospitals = list(Hospital.objects.filter(code__in=codes[:2]))
+    alias = stores.alias_for(hospitals[0].as_ref())
+    same = [h for h in hospitals if stores.alias_for(h.as_ref()) == alias]
+    stores.touch(alias)
+    wrapper = connections[alias]
+    wrapper.ensure_connection()
+    raw = wrapper.connection
+    sessions = [session_for(h.store_name, False, check=True) for h in same]
+    timings: dict[str, float] = {}
+    for label, statement in (
+        ("select_1_us", lambda i: raw.execute("SELECT 1").fetchone()),
+        (
+            "switch_us",
+            lambda i: raw.execute(
+                sessions[i % len(sessions)].statement, sessions[i % len(sessions)].params
+            ).fetchone(),
+        ),
+    ):
+        for i in range(200):
+            statement(i)
+        started = time.perf_counter()
+        for i in range(repeats):
+            statement(i)
+        timings[label] = (time.perf_counter() - started) / repeats * 1e6
+    wrapper.hospitium_session = None  # we moved it behind the backend's back
+    stores.close_hospital_connections()
+    return timings
+
+
+def _profile_round(player: Player, count: int, label: str) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    player.play(count)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+    print(f"--- profile: {label}, {count} requests, by own time ---")
+    print(out.getvalue(), flush=True)
+
+
+def run(
+    hospitals: int = 1000,
+    rounds: int = 5,
+    round_requests: int = 2000,
+    servers: int = 2,
+    pg: str = DEFAULT_PG,
+    profile: str | None = None,
+    seed: int = 20261121,
+) -> dict[str, Any]:
+    rng = random.Random(seed)
+    scenarios = [s for s in SCENARIOS if s.hospitals <= hospitals]
+    with pg_home("routing", servers=servers, pg=pg):
+        from django.conf import settings
+        from django.core.wsgi import get_wsgi_application
+
+        from hospitium.tenancy import stores
+        from hospitium.tenancy.models import Hospital
+
+        machine = pg_machine()
+        settings.ROOT_URLCONF = "bench.urls"
+        patient_id = _seed_templates()
+        provision_s, codes = _common.timed(lambda: _common.provision(hospitals))
+        pks = dict(Hospital.objects.values_list("code", "pk"))
+        switch = _switch_cost(codes)
+        app = get_wsgi_application()
+        counter = SessionCounter()
+        counter.install()
+
+        unrouted_envs = [
+            _environ(f"/bench/hospital/{pks[code]}/", PLATFORM_HOST) for code in codes[:100]
+        ]
+        rng.shuffle(unrouted_envs)
+        path = f"/bench/patient/{patient_id}/"
+        results: list[dict[str, Any]] = []
+        for scenario in scenarios:
+            pool = codes[: scenario.hospitals]
+            if scenario.order == "random":
+                picked = [rng.choice(pool) for _ in range(20_000)]
+            elif scenario.order == "distinct":
+                picked = rng.sample(pool, len(pool))
+            else:
+                picked = list(pool)
+            routed_envs = [_environ(path, PLATFORM_HOST, code) for code in picked]
+            _common.maybe_wait_for_quiet()
+            stores.close_hospital_connections()
+            sticky = StickySession() if scenario.sticky else None
+            if sticky is not None:
+                sticky.install()
+            routed, unrouted = Player(app, routed_envs), Player(app, unrouted_envs)
+            warm = max(min(len(routed_envs), scenario.hospitals * 2, 20_000), 500)
+            routed.play(warm)
+            unrouted.play(warm)
+            if profile and profile in scenario.name:
+                _profile_round(routed, round_requests, f"routed, {scenario.name}")
+                _profile_round(unrouted, round_requests, f"unrouted, {scenario.name}")
+            rps: dict[str, list[float]] = {"routed": [], "unrouted": []}
+            switches = 0
+            others = Load()
+            with others:
+                for _ in range(rounds):
+                    rps["unrouted"].append(round_requests / unrouted.play(round_requests))
+                    counter.switches = 0
+                    rps["routed"].append(round_requests / routed.play(round_requests))
+                    switches += counter.switches
+            if sticky is not None:
+                sticky.uninstall()
+            r_med = statistics.median(rps["routed"])
+            u_med = statistics.median(rps["unrouted"])
+            result = {
+                "scenario": scenario.name,
+                "hospitals": scenario.hospitals,
+                "order": scenario.order,
+                "target": scenario.target,
+                "sticky": scenario.sticky,
+                "routed_rps": r_med,
+                "unrouted_rps": u_med,
+                "ratio": r_med / u_med,
+                "routed_us": 1e6 / r_med,
+                "unrouted_us": 1e6 / u_med,
+                "switches_per_request": switches / (rounds * round_requests),
+                "routed_rps_rounds": [round(x) for x in rps["routed"]],
+                "unrouted_rps_rounds": [round(x) for x in rps["unrouted"]],
+                "failures": routed.failures + unrouted.failures,
+                "postgres_busy": others.postgres,
+                "others_busy": others.others,
+            }
+            results.append(result)
+            _print_row(result)
+        stores.close_hospital_connections()
+    target_rows = [r for r in results if r["target"]]
+    return {
+        "hospitals": hospitals,
+        "servers": servers,
+        "rounds": rounds,
+        "round_requests": round_requests,
+        "provision_s": provision_s,
+        "switch_cost": switch,
+        "scenarios": results,
+        "target_ratio": TARGET_RATIO,
+        "met": all(r["ratio"] >= TARGET_RATIO and not r["failures"] for r in target_rows),
+        "machine": machine,
+    }
+
+
+def _print_row(r: dict[str, Any]) -> None:
+    print(
+        f"  {r['scenario']:<38} routed {r['routed_rps']:5.0f}/s {r['routed_us']:6.0f} µs"
+        f" | unrouted {r['unrouted_rps']:5.0f}/s {r['unrouted_us']:6.0f} µs"
+        f" | ratio {r['ratio']:.2f} | search_path switches/req {r['switches_per_request']:.2f}"
+        f" | CPU: PostgreSQL {r['postgres_busy']:.0%}, others {r['others_busy']:.0%}"
+        + (f"  FAILURES {r['failures']}" if r["failures"] else ""),
+        flush=True,
+    )
+
+
+def report(result: dict[str, Any]) -> None:
+    m = result["machine"]
+    print(
+        f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, Django {m['django']}, "
+        f"PostgreSQL {m['postgresql']}, {m['date']}"
+    )
+    s = result["switch_cost"]
+    print(
+        f"PostgreSQL routing: {result['hospitals']} hospitals on {result['servers']} servers "
+        f"(provisioned in {result['provision_s']:.0f} s); median of {result['rounds']} "
+        f"interleaved rounds of {result['round_requests']} requests"
+    )
+    print(
+        f"  search_path statement alone: {s['switch_us']:.0f} µs per switch "
+        f"(SELECT 1: {s['select_1_us']:.0f} µs)"
+    )
+    print("  (one line per scenario above, printed as each was measured)")
+    print(
+        f"  target routed >= {TARGET_RATIO}x unrouted at 100 hospitals: "
+        f"{_common.verdict(result['met'])}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hospitals", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--round-requests", type=int, default=2000)
+    parser.add_argument("--servers", type=int, default=2)
+    parser.add_argument("--pg", default=DEFAULT_PG, help="server URL without a database name")
+    parser.add_argument(
+        "--profile", help="cProfile one round of the scenario with this in its name"
+    )
+    args = parser.parse_args()
+    result = run(
+        args.hospitals, args.rounds, args.round_requests, args.servers, args.pg, args.profile
+    )
+    report(result)
+    _common.emit("pg_routing", result)
+
+
+if __name__ == "__main__":
+    main()
