@@ -205,15 +205,15 @@ class PatientSummary(ReportTemplate):
             default=Value(AGE_BANDS[-1][0]),
             output_field=CharField(),
         )
-        by_band = {
-            row["band"]: row
+        by_band: dict[str, dict[str, Any]] = {
+            row["band"]: dict(row)
             for row in registered.annotate(band=band)
             .values("band")
             .annotate(total=Count("id"), **{sex: Count("id", filter=Q(sex=sex)) for sex in SEXES})
         }
         rows = []
         for label, _ in reversed(AGE_BANDS):
-            row: dict[str, Any] = by_band.get(label, {})
+            row = by_band.get(label, {})
             rows.append([label, *(row.get(sex, 0) for sex in SEXES), row.get("total", 0)])
         return Table(
             "age_sex",
