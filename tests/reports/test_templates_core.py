@@ -13,7 +13,7 @@ import pytest
 from hospitium.encounters.models import Visit
 from hospitium.patients.models import Patient
 from hospitium.reports.base import ReportData
-from hospitium.reports.templates import patient_summary
+from hospitium.reports.templates import patient_summary, visit_trends
 from hospitium.tenancy.context import hospital_context
 from tests.reports import tplhelp1 as h
 
@@ -98,3 +98,91 @@ def test_patient_summary_boundaries(hospital_a: Any) -> None:
     got = h.figures(h.build(patient_summary.TEMPLATE, hospital_a))
     assert got["patients_new"] == 2
     assert got["patients_total"] == 3
+
+
+# -- visit trends ---------------------------------------------------------------------------
+
+
+def expected_visits(kind: str = "both", department: Any = None) -> list[dict[str, Any]]:
+    rows = list(
+        Visit.all_objects.values(
+            "id", "kind", "started_at", "voided_at", "patient_id", "practitioner__department_id"
+        )
+    )
+    return [
+        v
+        for v in rows
+        if v["voided_at"] is None
+        and h.in_period(v["started_at"])
+        and kind in ("both", v["kind"])
+        and department in (None, v["practitioner__department_id"])
+    ]
+
+
+@pytest.mark.parametrize("kind", ["both", "medical", "dental"])
+def test_visit_trends_figures(hospital_a: Any, filled: dict[str, Any], kind: str) -> None:
+    data = h.build(visit_trends.TEMPLATE, hospital_a, kind=kind, include_rows=True)
+    with hospital_context(hospital_a):
+        visits = expected_visits(kind)
+    got = h.figures(data)
+    assert got["visits_total"] == len(visits) > 0
+    assert got["visits_medical"] == sum(v["kind"] == "medical" for v in visits)
+    assert got["visits_dental"] == sum(v["kind"] == "dental" for v in visits)
+    assert got["patients_seen"] == len({v["patient_id"] for v in visits})
+
+    x, y = h.series(data, "visits_per_month")
+    assert x == h.MONTHS
+    for name in ("medical", "dental"):
+        per_month = Counter(h.month_key(v["started_at"]) for v in visits if v["kind"] == name)
+        assert y[name] == [per_month.get(m, 0) for m in h.MONTHS]
+
+    x, y = h.series(data, "visits_by_hour")
+    per_hour = Counter(v["started_at"].astimezone(h.ZONE).hour for v in visits)
+    assert len(x) == 24
+    assert y["visits"] == [per_hour.get(hour, 0) for hour in range(24)]
+
+    per_day = Counter(h.local_date(v["started_at"]) for v in visits)
+    ranked = sorted(per_day.items(), key=lambda item: (-item[1], item[0]))[:10]
+    rows = h.table(data, "peak_days")
+    assert [(row[0], row[3]) for row in rows] == ranked
+    for row in rows:
+        day_visits = [v for v in visits if h.local_date(v["started_at"]) == row[0]]
+        assert row[1] == sum(v["kind"] == "medical" for v in day_visits)
+        assert row[2] == sum(v["kind"] == "dental" for v in day_visits)
+    assert listing_count(data, "visits") == len(visits)
+
+
+def test_visit_trends_department_and_boundaries(hospital_a: Any, filled: dict[str, Any]) -> None:
+    department = filled["department"].pk
+    data = h.build(visit_trends.TEMPLATE, hospital_a, department=str(department), include_rows=True)
+    with hospital_context(hospital_a):
+        visits = expected_visits(department=department)
+    # Two boundary instants inside the period, medical and dental each; the voided visit and
+    # the instants one second outside are not counted.
+    assert len(visits) == 5  # 4 boundary visits + the visit whose treatment was voided
+    got = h.figures(data)
+    assert got["visits_total"] == 5
+    assert got["visits_dental"] == 2
+    _, y = h.series(data, "visits_per_month")
+    assert y["medical"] == [1, 0, 1, 0, 0, 1]
+    assert y["dental"] == [1, 0, 0, 0, 0, 1]
+    assert listing_count(data, "visits") == 5
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        ({"kind": "surgical"}, "kind", "not a visit kind"),
+        ({"department": "cardiology"}, "department", "UUID"),
+        ({"department": "00000000-0000-7000-8000-000000000000"}, "department", "No department"),
+        ({"date_to": "2024-08-01"}, "date_to", "before its start"),
+    ],
+)
+def test_visit_trends_parameters(
+    hospital_a: Any, extra: dict[str, str], field: str, message: str
+) -> None:
+    data = {"date_from": "2024-09-01", "date_to": "2025-02-28", **extra}
+    with hospital_context(hospital_a):
+        serializer = visit_trends.TEMPLATE.parameters(data=data)
+        assert not serializer.is_valid()
+    assert message in str(serializer.errors[field])
