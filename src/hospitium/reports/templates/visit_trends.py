@@ -40,8 +40,9 @@ MEDICAL, DENTAL = Visit.Kind.MEDICAL.value, Visit.Kind.DENTAL.value
 
 def validate_department(value: uuid.UUID | None) -> uuid.UUID | None:
     """A department of the bound hospital (checked when a hospital is bound)."""
-    bound = value is not None and current_hospital_or_none() is not None
-    if bound and not Department.objects.filter(pk=value).exists():
+    if value is None or current_hospital_or_none() is None:
+        return value
+    if not Department.objects.filter(pk=value).exists():
         raise serializers.ValidationError("No department with this id in this hospital.")
     return value
 
