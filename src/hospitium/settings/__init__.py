@@ -10,6 +10,7 @@ from hospitium.settings.api import *  # noqa: F403
 from hospitium.settings.core import *  # noqa: F403
 from hospitium.settings.logs import *  # noqa: F403
 from hospitium.settings.security import *  # noqa: F403
+from hospitium.settings.storage import *  # noqa: F403
 from hospitium.settings.stores import *  # noqa: F403
 from hospitium.settings.tasks import *  # noqa: F403
 

@@ -1,0 +1,238 @@
+"""Reports over the REST API (paths fixed by existing clients):
+
+- ``GET  /api/reports/templates/`` and ``POST /api/reports/templates/{key}/generate/``
+- ``GET  /api/reports/generated/`` (+ ``?status=&template=&format=``), ``…/{id}/``,
+  ``…/{id}/status/``, ``…/{id}/download/`` (or a signed ``?signature=`` link), ``DELETE …/{id}/``
+- ``GET  /api/reports/generated/dashboard/``
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from hospitium.accounts.roles import READ, WRITE, allowed
+from hospitium.audit.services import audit_record
+from hospitium.core.context import actor_var, client_ip_var, roles_var
+from hospitium.core.resources import UUID_PATTERN
+from hospitium.reports import registry
+from hospitium.reports.models import GeneratedReport
+from hospitium.reports.selectors import report_by_id, report_dashboard, report_get, report_list
+from hospitium.reports.services import (
+    allowed_formats,
+    report_delete,
+    report_download,
+    report_download_link,
+    report_link_verify,
+    report_request,
+    template_settings,
+)
+from hospitium.tenancy.permissions import IsHospitalMember, RoleDenied
+
+
+class ReportsPermission(BasePermission):
+    """Generating and the hospital-wide views need the reports role (admins, analysts); every
+    member may read, cancel and download their own reports (the selector narrows)."""
+
+    needs = {"generate": WRITE, "list_templates": READ, "dashboard": READ}
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        need = self.needs.get(getattr(view, "action", "") or "")
+        if view.basename == "report-template" and view.action == "list":
+            need = READ
+        if need is None:
+            return True
+        roles = roles_var.get()
+        if "*" in roles or allowed("reports", need, roles):
+            return True
+        raise RoleDenied(
+            f"Your role ({', '.join(sorted(roles)) or 'none'}) may not {need} reports."
+        )
+
+
+class GenerateSerializer(serializers.Serializer[Any]):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    filters = serializers.DictField(required=False, default=dict)
+    format = serializers.CharField(max_length=16)
+    include_rows = serializers.BooleanField(required=False, default=False)
+
+
+class GeneratedReportSerializer(serializers.ModelSerializer[GeneratedReport]):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GeneratedReport
+        fields = [
+            "id",
+            "template_key",
+            "format",
+            "parameters",
+            "include_rows",
+            "status",
+            "progress",
+            "requested_by_id",
+            "requested_by_label",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "size",
+            "sha256",
+            "row_count",
+            "duration_ms",
+            "error_message",
+            "expires_at",
+            "download_count",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_download_url(self, report: GeneratedReport) -> str | None:
+        if report.status != GeneratedReport.Status.COMPLETED:
+            return None
+        return f"/api/reports/generated/{report.pk}/download/"
+
+
+class ReportTemplateViewSet(viewsets.GenericViewSet[Any]):
+    permission_classes = [IsHospitalMember, ReportsPermission]
+    lookup_value_regex = r"[a-z0-9_]{1,64}"
+    pagination_class = None
+
+    def list(self, request: Request) -> Response:
+        code_templates = registry.templates()
+        rows = []
+        for key, setting in template_settings().items():
+            template = code_templates[key]
+            rows.append(
+                {
+                    "id": key,
+                    "title": template.title,
+                    "display_name": setting.display_name or template.title,
+                    "description": template.description,
+                    "enabled": setting.enabled,
+                    "formats": allowed_formats(key, setting),
+                    "default_parameters": setting.default_parameters,
+                    "parameters": sorted(template.parameters().fields),
+                    "cache_seconds": template.cache_seconds,
+                }
+            )
+        return Response(rows)
+
+    @action(detail=True, methods=["post"], serializer_class=GenerateSerializer)
+    def generate(self, request: Request, pk: str | None = None) -> Response:
+        serializer = GenerateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        actor = actor_var.get()
+        report = report_request(
+            template_key=str(pk),
+            requested_by_id=request.user.pk,
+            requested_by_label=actor[1] if actor else "",
+            **serializer.validated_data,
+        )
+        return Response(
+            GeneratedReportSerializer(report).data | {"status": GeneratedReport.Status.QUEUED},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
+    serializer_class = GeneratedReportSerializer
+    lookup_value_regex = UUID_PATTERN
+    ordering_fields = ["created_at", "finished_at", "size", "duration_ms"]
+    search_fields: list[str] = []
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.action == "download" and "signature" in self.request.query_params:
+            return [AllowAny()]
+        return [IsHospitalMember(), ReportsPermission()]
+
+    def _user_id(self) -> int | None:
+        pk = getattr(self.request.user, "pk", None)
+        return int(pk) if pk is not None else None
+
+    def get_queryset(self) -> QuerySet[GeneratedReport]:
+        reports = report_list(user_id=self._user_id(), roles=roles_var.get())
+        params = self.request.query_params
+        for name, field in (
+            ("status", "status"),
+            ("template", "template_key"),
+            ("format", "format"),
+        ):
+            if params.get(name):
+                reports = reports.filter(**{field: params[name]})
+        return reports
+
+    def get_object(self) -> GeneratedReport:
+        return report_get(
+            report_id=self.kwargs["pk"], user_id=self._user_id(), roles=roles_var.get()
+        )
+
+    def list(self, request: Request) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = page if page is not None else list(queryset)
+        data = self.get_serializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        report = self.get_object()
+        data = dict(self.get_serializer(report).data)
+        if report.status == GeneratedReport.Status.COMPLETED:
+            data["signed_download_url"] = report_download_link(
+                report=report, user_id=self._user_id()
+            )
+        audit_record(action="read", object_type="reports", object_id=report.pk)
+        return Response(data)
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        report_delete(report=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["get"])
+    def status(self, request: Request, pk: str | None = None) -> Response:
+        report = self.get_object()
+        return Response(
+            {
+                "id": str(report.pk),
+                "status": report.status,
+                "progress": report.progress,
+                "error_message": report.error_message,
+                "finished_at": report.finished_at,
+                "download_url": GeneratedReportSerializer().get_download_url(report),
+            }
+        )
+
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
+        token = request.query_params.get("signature")
+        if token is not None:
+            user_id = report_link_verify(token=token, report_id=str(pk))
+            report, via = report_by_id(str(pk)), "link"
+        else:
+            user_id, via = self._user_id(), "api"
+            report = self.get_object()
+        download = report_download(report=report, user_id=user_id, ip=client_ip_var.get(), via=via)
+        response = StreamingHttpResponse(download.chunks, content_type=download.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+        if download.size is not None:
+            response["Content-Length"] = str(download.size)
+        response["X-Report-Regenerated"] = "1" if download.regenerated else "0"
+        return response
+
+    @action(detail=False, methods=["get"])
+    def dashboard(self, request: Request) -> Response:
+        return Response(report_dashboard())
+
+
+ROUTES = [
+    ("reports/templates", ReportTemplateViewSet, "report-template"),
+    ("reports/generated", GeneratedReportViewSet, "generated-report"),
+]
