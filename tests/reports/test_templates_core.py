@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from hospitium.encounters.models import Visit
+from hospitium.encounters.models import Diagnosis, Treatment, Visit
 from hospitium.patients.models import Patient
 from hospitium.reports.base import ReportData
-from hospitium.reports.templates import patient_summary, visit_trends
+from hospitium.reports.templates import patient_summary, treatment_outcomes, visit_trends
 from hospitium.tenancy.context import hospital_context
 from tests.reports import tplhelp1 as h
 
@@ -186,3 +186,124 @@ def test_visit_trends_parameters(
         serializer = visit_trends.TEMPLATE.parameters(data=data)
         assert not serializer.is_valid()
     assert message in str(serializer.errors[field])
+
+
+# -- treatment outcomes ---------------------------------------------------------------------
+
+
+def live_treatments(department: Any = None) -> list[dict[str, Any]]:
+    rows = Treatment.all_objects.values(
+        "id",
+        "procedure",
+        "outcome",
+        "performed_on",
+        "voided_at",
+        "visit__voided_at",
+        "follow_up_required",
+        "follow_up_date",
+        "follow_up_kept_on",
+        "visit__practitioner__department_id",
+        "visit__practitioner__department__name",
+    )
+    return [
+        t
+        for t in rows
+        if t["voided_at"] is None
+        and t["visit__voided_at"] is None
+        and department in (None, t["visit__practitioner__department_id"])
+    ]
+
+
+def success(rows: list[dict[str, Any]]) -> float | None:
+    judged = [t for t in rows if t["outcome"]]
+    good = [t for t in judged if t["outcome"] in ("resolved", "improved")]
+    return round(100.0 * len(good) / len(judged), 2) if judged else None
+
+
+OUTCOME_NAMES = ["resolved", "improved", "unchanged", "worsened"]
+
+
+def outcome_cells(rows: list[dict[str, Any]]) -> list[Any]:
+    counts = Counter(t["outcome"] for t in rows)
+    return [*(counts[o] for o in OUTCOME_NAMES), counts[""], len(rows), success(rows)]
+
+
+@pytest.mark.parametrize("by_department", [False, True])
+def test_treatment_outcomes_figures(
+    hospital_a: Any, filled: dict[str, Any], by_department: bool
+) -> None:
+    department = filled["department"].pk if by_department else None
+    extra = {"department": str(department)} if department else {}
+    data = h.build(treatment_outcomes.TEMPLATE, hospital_a, include_rows=True, **extra)
+    with hospital_context(hospital_a):
+        live = live_treatments(department)
+        diagnoses = [
+            d
+            for d in Diagnosis.all_objects.values(
+                "code",
+                "description",
+                "voided_at",
+                "visit__voided_at",
+                "visit__started_at",
+                "visit__practitioner__department_id",
+            )
+            if d["voided_at"] is None
+            and d["visit__voided_at"] is None
+            and h.in_period(d["visit__started_at"])
+            and department in (None, d["visit__practitioner__department_id"])
+        ]
+    treatments = [t for t in live if h.in_period(t["performed_on"])]
+    due = [t for t in live if t["follow_up_required"] and h.in_period(t["follow_up_date"])]
+    kept = [t for t in due if t["follow_up_kept_on"] is not None]
+    got = h.figures(data)
+    assert got["treatments_total"] == len(treatments) > 0
+    assert got["treatments_with_outcome"] == sum(bool(t["outcome"]) for t in treatments)
+    assert got["success_rate"] == success(treatments)
+    assert got["follow_ups_due"] == len(due) > 0
+    assert got["follow_ups_kept"] == len(kept)
+    if by_department:
+        # Boundary rows (medical and dental each): Sep 1 (resolved) and Feb 28 (worsened) are
+        # in; follow-ups due Sep 1 (from Aug 31, not kept) and Sep 2 (kept) are in, Mar 1 and
+        # Mar 2 are out; the voided treatment is not counted.
+        assert got["treatments_total"] == 4
+        assert got["success_rate"] == 50.0
+        assert (got["follow_ups_due"], got["follow_ups_kept"]) == (4, 2)
+
+    def grouped(key: str) -> dict[Any, list[dict[str, Any]]]:
+        groups: dict[Any, list[dict[str, Any]]] = {}
+        for t in treatments:
+            groups.setdefault(t[key], []).append(t)
+        return groups
+
+    for table_key, field in (
+        ("by_procedure", "procedure"),
+        ("by_department", "visit__practitioner__department__name"),
+    ):
+        groups = grouped(field)
+        rows = h.table(data, table_key)
+        assert {row[0] for row in rows} == set(groups)
+        for row in rows:
+            assert row[1:] == outcome_cells(groups[row[0]])
+        totals = [row[-2] for row in rows]
+        assert totals == sorted(totals, reverse=True)
+
+    codes = Counter(d["code"] for d in diagnoses)
+    ranked = sorted(codes.items(), key=lambda item: (-item[1], item[0]))[:10]
+    rows = h.table(data, "top_diagnoses")
+    assert [(row[0], row[2]) for row in rows] == ranked
+    assert "Z99.8" not in codes and "Z99.9" not in codes
+    for row in rows:
+        assert row[1] == max(d["description"] for d in diagnoses if d["code"] == row[0])
+    assert listing_count(data, "treatments") == len(treatments)
+
+
+def test_treatment_outcomes_parameters(hospital_a: Any) -> None:
+    with hospital_context(hospital_a):
+        serializer = treatment_outcomes.TEMPLATE.parameters(
+            data={"date_from": "2024-09-01", "date_to": "2025-02-28", "department": "x"}
+        )
+        assert not serializer.is_valid()
+    assert "UUID" in str(serializer.errors["department"])
+    serializer = treatment_outcomes.TEMPLATE.parameters(data={"date_from": "2024-09-01"})
+    assert not serializer.is_valid()
+    assert "date_to" in serializer.errors
