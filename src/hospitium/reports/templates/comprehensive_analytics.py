@@ -123,7 +123,6 @@ class ComprehensiveAnalytics(ReportTemplate):
 
     def build(self, params: dict[str, Any], meta: ReportMeta) -> ReportData:
         start, end = period_bounds(params)
-        date_range = {"gte": params["date_from"], "lte": params["date_to"]}
         patients = Patient.objects.aggregate(
             total=Count("pk", filter=Q(created_at__lt=end)),
             new=Count("pk", filter=Q(created_at__gte=start, created_at__lt=end)),
@@ -135,8 +134,8 @@ class ComprehensiveAnalytics(ReportTemplate):
         )
         treatments = Treatment.objects.filter(
             visit__voided_at__isnull=True,
-            performed_on__gte=date_range["gte"],
-            performed_on__lte=date_range["lte"],
+            performed_on__gte=params["date_from"],
+            performed_on__lte=params["date_to"],
         ).aggregate(
             n=Count("pk"),
             success=Count("pk", filter=SUCCESS),
