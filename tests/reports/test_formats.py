@@ -341,3 +341,57 @@ def test_xlsx_listing_longer_than_a_sheet_continues(monkeypatch: pytest.MonkeyPa
     assert book.sheetnames[-3:] == ["Every visit", "Every visit (2)", "Every visit (3)"]
     sizes = [sum(1 for _ in book[n].iter_rows()) - 1 for n in book.sheetnames[-3:]]
     assert sizes == [1000, 1000, 500]
+
+
+# -- PDF -------------------------------------------------------------------------------------
+
+
+def pdf_pages(raw: bytes) -> list[str]:
+    pypdf = pytest.importorskip("pypdf")
+    reader = pypdf.PdfReader(io.BytesIO(raw))
+    return [page.extract_text() or "" for page in reader.pages]
+
+
+def test_pdf() -> None:
+    data = make_report()
+    raw, count, seen = write("pdf", data)
+    assert raw.startswith(b"%PDF-")
+    assert count == LISTING_ROWS
+    check_progress(seen)
+    pages = pdf_pages(raw)
+    # 20,000 rows at about 60 rows a page, plus the title page and charts
+    assert 250 <= len(pages) <= 600
+    first = pages[0]
+    assert "Visit trends" in first
+    assert "Hôpital Saint-Éloi" in first
+    assert "2024-01-01 – 2024-12-31" in first
+    assert "Dr. Müller" in first
+    assert "Cardiología" in first
+    assert "2025-01-02 09:15:30+02:00" in first
+    assert "20,000" in first  # the visits figure
+    assert "12345.67" in first
+    assert "87.5" in first
+    for i, text in enumerate(pages, start=1):
+        assert f"page {i} of {len(pages)}" in text
+    everything = "\n".join(pages)
+    assert "Visits per month" in everything
+    assert "Visits by department" in everything
+    assert "Стоматология" in everything
+    assert "1,500.50" not in everything or "1500.50" in everything
+    # listing: header on every listing page, the last row, unicode
+    assert "Иван Петров" in everything
+    assert "李小龙" in everything or "Zoë Ångström" in everything
+    assert pages[-1].count("visit_id") == 1
+    last = listing_row(LISTING_ROWS - 1)
+    assert f"{last[0]:,}" in pages[-1]
+
+
+def test_pdf_stops_a_huge_listing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hospitium.reports.formats import pdf
+
+    monkeypatch.setattr(pdf, "MAX_LISTING_ROWS", 500)
+    data = make_report()
+    raw, count, _ = write("pdf", data)
+    assert count == 500
+    everything = "\n".join(pdf_pages(raw))
+    assert "stops after 500 rows" in everything
