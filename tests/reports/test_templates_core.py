@@ -5,16 +5,24 @@ and the period's boundaries (in a non-UTC time zone) included; parameters; listi
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from hospitium.encounters.models import Diagnosis, Treatment, Visit
+from hospitium.feedback.models import Feedback
 from hospitium.patients.models import Patient
 from hospitium.reports.base import ReportData
-from hospitium.reports.templates import patient_summary, treatment_outcomes, visit_trends
+from hospitium.reports.templates import (
+    feedback_analysis,
+    patient_summary,
+    treatment_outcomes,
+    visit_trends,
+)
 from hospitium.tenancy.context import hospital_context
+from tests import factories
 from tests.reports import tplhelp1 as h
 
 
@@ -89,8 +97,6 @@ def test_patient_summary_figures(hospital_a: Any, filled: dict[str, Any]) -> Non
 
 def test_patient_summary_boundaries(hospital_a: Any) -> None:
     """Only the boundary patients (no demo data): exactly the two inside the period count."""
-    from tests import factories
-
     with hospital_context(hospital_a):
         for at, _inside in h.BOUNDARIES:
             patient = factories.patient()
@@ -307,3 +313,114 @@ def test_treatment_outcomes_parameters(hospital_a: Any) -> None:
     serializer = treatment_outcomes.TEMPLATE.parameters(data={"date_from": "2024-09-01"})
     assert not serializer.is_valid()
     assert "date_to" in serializer.errors
+
+
+# -- feedback analysis ----------------------------------------------------------------------
+
+
+def test_feedback_analysis_figures(hospital_a: Any, filled: dict[str, Any]) -> None:
+    data = h.build(feedback_analysis.TEMPLATE, hospital_a, include_rows=True)
+    with hospital_context(hospital_a):
+        rows = [
+            f
+            for f in Feedback.objects.values(
+                "rating", "submitted_at", "responded_at", "visit__voided_at"
+            )
+            if f["visit__voided_at"] is None and h.in_period(f["submitted_at"])
+        ]
+    times = [
+        (f["responded_at"] - f["submitted_at"]).total_seconds() / 3600
+        for f in rows
+        if f["responded_at"] is not None
+    ]
+    got = h.figures(data)
+    assert got["feedback_count"] == len(rows) > 0
+    assert got["rating_average"] == pytest.approx(
+        statistics.mean(f["rating"] for f in rows), abs=0.005
+    )
+    assert got["responded_count"] == len(times) > 2
+    assert got["response_hours_average"] == pytest.approx(statistics.mean(times), abs=0.005)
+    assert got["response_hours_median"] == pytest.approx(statistics.median(times), abs=0.005)
+    p95 = statistics.quantiles(times, n=100, method="inclusive")[94]
+    assert got["response_hours_p95"] == pytest.approx(p95, abs=0.005)
+    # The voided visit's feedback (900 hours) would dominate the maximum.
+    assert max(times) < 900
+
+    x, y = h.series(data, "rating_distribution")
+    ratings = Counter(f["rating"] for f in rows)
+    assert x == ["1", "2", "3", "4", "5"]
+    assert y["feedback"] == [ratings[r] for r in range(1, 6)]
+
+    x, y = h.series(data, "rating_by_month")
+    assert x == h.MONTHS
+    for month, value in zip(h.MONTHS, y["average"], strict=True):
+        chosen = [f["rating"] for f in rows if h.month_key(f["submitted_at"]) == month]
+        if chosen:
+            assert value == pytest.approx(statistics.mean(chosen), abs=0.005)
+        else:
+            assert value is None
+    assert listing_count(data, "feedback") == len(rows)
+
+
+def test_feedback_boundaries_and_empty_period(hospital_a: Any) -> None:
+    """Only boundary feedback: two of four count; an empty period gives no statistics."""
+    with hospital_context(hospital_a):
+        doctor = factories.practitioner()
+        for n, (at, _inside) in enumerate(h.BOUNDARIES):
+            visit = Visit.objects.create(
+                patient=factories.patient(), practitioner=doctor, started_at=at
+            )
+            Feedback.objects.create(
+                visit=visit, rating=n + 1, submitted_at=at, responded_at=at + dt.timedelta(hours=n)
+            )
+    got = h.figures(h.build(feedback_analysis.TEMPLATE, hospital_a))
+    assert (got["feedback_count"], got["responded_count"]) == (2, 2)
+    assert got["rating_average"] == 2.5
+    assert got["response_hours_median"] == 1.5
+    assert got["response_hours_p95"] == pytest.approx(1.95)
+    empty = feedback_analysis.TEMPLATE.parameters(
+        data={"date_from": "2030-01-01", "date_to": "2030-01-31"}
+    )
+    assert empty.is_valid()
+    meta = h.build(feedback_analysis.TEMPLATE, hospital_a).meta
+    with hospital_context(hospital_a):
+        data = feedback_analysis.TEMPLATE.build(dict(empty.validated_data), meta)
+    got = h.figures(data)
+    assert got["feedback_count"] == 0
+    assert got["rating_average"] is None
+    assert got["response_hours_median"] is None and got["response_hours_p95"] is None
+
+
+# -- every template -------------------------------------------------------------------------
+
+ALL = [patient_summary, visit_trends, treatment_outcomes, feedback_analysis]
+
+
+@pytest.mark.parametrize("module", ALL, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_isolation_between_hospitals(hospital_a: Any, hospital_b: Any, module: Any) -> None:
+    """BRAVO's report sees none of ALPHA's data; ALPHA's equals ALPHA alone."""
+    h.fill(hospital_a)
+    alone = h.build(module.TEMPLATE, hospital_a, include_rows=True)
+    empty = h.build(module.TEMPLATE, hospital_b, include_rows=True)
+    assert all(not figure.value for figure in empty.figures)
+    assert all(listing_count(empty, listing.key) == 0 for listing in empty.listings)
+    h.fill(hospital_b, seed=11, patients=25)
+    both = h.build(module.TEMPLATE, hospital_a, include_rows=True)
+    assert h.figures(both) == h.figures(alone)
+    assert [t.rows for t in both.tables] == [t.rows for t in alone.tables]
+    assert [s.y for s in both.series] == [s.y for s in alone.series]
+
+
+@pytest.mark.parametrize("module", ALL, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_template_interface(hospital_a: Any, filled: dict[str, Any], module: Any) -> None:
+    template = module.TEMPLATE
+    assert template.key == module.__name__.rsplit(".", 1)[-1]
+    assert 900 <= template.cache_seconds <= 7200
+    assert h.build(template, hospital_a).listings == []
+    data = h.build(template, hospital_a, include_rows=True)
+    (listing,) = data.listings
+    # The listing streams (values_list iterator), also when consumed outside the hospital.
+    rows = iter(listing.rows())
+    first = next(rows)
+    assert len(first) == len(listing.columns)
+    assert 1 + sum(1 for _ in rows) == listing_count(data, listing.key)
