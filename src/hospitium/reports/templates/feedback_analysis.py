@@ -49,9 +49,9 @@ def quantile(ordered: QuerySet[Any, Any], count: int, fraction: float) -> dt.tim
     low = math.floor(position)
     values = list(ordered[low : low + 2])
     if position == low or len(values) == 1:
-        return values[0]  # type: ignore[no-any-return]
+        return values[0]
     first, second = values
-    return first + (second - first) * (position - low)  # type: ignore[no-any-return]
+    return first + (second - first) * (position - low)
 
 
 class FeedbackAnalysis(ReportTemplate):
