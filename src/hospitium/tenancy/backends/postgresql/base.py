@@ -2,9 +2,10 @@
 ``search_path`` follows the current hospital.
 
 The schema is set lazily, right before a cursor is made, and only when it differs from the one
-this connection last set. What the connection "last set" is forgotten whenever PostgreSQL may
-have undone it or the connection may be another one: on rollback (a ``SET`` inside a rolled-back
-transaction is rolled back too), on savepoint rollback, and on every new or pooled connection.
+this connection last set. What the connection "last set" is remembered per psycopg connection
+(so it survives the pool) and forgotten whenever PostgreSQL may have undone it: on rollback (a
+``SET`` inside a rolled-back transaction is rolled back too), on savepoint rollback, and when a
+connection goes back to the pool with a transaction open. A new connection knows nothing.
 With no hospital bound the search path is empty, so an unqualified table name fails instead of
 falling back anywhere. An archived (read-only) hospital's connection also gets
 ``default_transaction_read_only``, so even raw SQL cannot write to it.
@@ -13,22 +14,68 @@ falling back anywhere. An archived (read-only) hospital's connection also gets
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.db.backends.postgresql import base
+from django.db.utils import DatabaseErrorWrapper
+from django.utils.functional import cached_property
+from psycopg.pq import TransactionStatus
 
 from hospitium.tenancy.errors import HospitalStoreUnavailable
 from hospitium.tenancy.stores.schemas import session_for, wanted_session
 
+#: The session each psycopg connection was last given. Kept on the connection, not on Django's
+#: wrapper, so that a connection handed out again by the pool (most requests) is not switched
+#: again when it is already right: that saves a round trip per request.
+_sessions: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+
+
+class _StoreErrors(DatabaseErrorWrapper):
+    """Django's error wrapper, plus: a query that finds no table because the hospital's schema
+    itself has gone (dropped while this pooled connection still pointed at it) is reported as
+    HospitalStoreUnavailable, as the first switch to a missing schema is. Checked only when such
+    an error happens, so the common path costs nothing."""
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        wrapper: DatabaseWrapper = self.wrapper  # type: ignore[attr-defined]
+        cause = getattr(exc_value, "__cause__", None) or exc_value
+        if (
+            exc_type is not None
+            and getattr(cause, "sqlstate", None) == "42P01"
+            and wrapper.hospitium_session
+            and wrapper.connection is not None
+            and not wrapper.in_atomic_block
+        ):
+            schema = wrapper.hospitium_session.split("|", 1)[0]
+            wrapper.hospitium_session = None
+            if schema and not wrapper.connection.execute(_EXISTS, (schema,)).fetchone()[0]:
+                code = schema.removeprefix("hospital_").upper()
+                raise HospitalStoreUnavailable(
+                    f"The data store of hospital {code} cannot be found."
+                ) from exc_value
+        super().__exit__(exc_type, exc_value, traceback)
+
+
+_EXISTS = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s)"
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.hospitium_session: str | None = None
+    @cached_property
+    def wrap_database_errors(self) -> DatabaseErrorWrapper:
+        return _StoreErrors(self)
 
-    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
-        connection = super().get_new_connection(conn_params)
-        self.hospitium_session = None
-        return connection
+    @property
+    def hospitium_session(self) -> str | None:
+        return _sessions.get(self.connection) if self.connection is not None else None
+
+    @hospitium_session.setter
+    def hospitium_session(self, key: str | None) -> None:
+        if self.connection is None:
+            return
+        if key is None:
+            _sessions.pop(self.connection, None)
+        else:
+            _sessions[self.connection] = key
 
     def create_cursor(self, name: str | None = None) -> Any:
         wanted = wanted_session(self.alias)
@@ -61,5 +108,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.hospitium_session = None
 
     def _close(self) -> None:
-        self.hospitium_session = None
+        # Back to the pool: the session survives unless a transaction is still open, which the
+        # pool rolls back (and a SET inside it with it).
+        if (
+            self.connection is not None
+            and self.connection.info.transaction_status != TransactionStatus.IDLE
+        ):
+            self.hospitium_session = None
         super()._close()  # type: ignore[misc]
