@@ -14,7 +14,8 @@ from hospitium.reports.models import GeneratedReport
 from hospitium.reports.services import report_request
 from hospitium.reports.tasks import expire_reports, generate_report, sweep_reports
 from hospitium.tenancy.context import current_hospital_or_none, hospital_context
-from hospitium.tenancy.provisioning import hospital_archive
+from hospitium.tenancy.models import Hospital
+from hospitium.tenancy.selectors import forget_cached_hospitals
 from tests.reports.fakes import PERIOD, fake_reports  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_reports")]
@@ -111,7 +112,7 @@ def test_nothing_stays_generating_after_the_sweeper_and_its_retries(hospital_a, 
     assert state("ALPHA", report).status == "failed"
 
 
-def test_expiry_runs_in_every_live_hospital_and_skips_archived_ones(hospital_a, hospital_b):
+def test_expiry_runs_in_every_live_hospital_and_skips_the_others(hospital_a, hospital_b):
     a, b = queued("ALPHA"), queued("BRAVO")
     for code, report in (("ALPHA", a), ("BRAVO", b)):
         generate_report(code, str(report.pk))
@@ -119,7 +120,11 @@ def test_expiry_runs_in_every_live_hospital_and_skips_archived_ones(hospital_a, 
             GeneratedReport.objects.filter(pk=report.pk).update(
                 finished_at=timezone.now() - dt.timedelta(days=31)
             )
-    hospital_archive(code="BRAVO")
+    # Not archived here: on PostgreSQL an archived hospital's read-only session outlives the
+    # test in the connection pool and breaks later tests (reported); any non-active status
+    # shows the same rule.
+    Hospital.objects.filter(code="BRAVO").update(status=Hospital.Status.FAILED)
+    forget_cached_hospitals()
     assert expire_reports.call_local() == {"ALPHA": 1}
     assert state("ALPHA", a).status == "expired"
     assert state("BRAVO", b).status == "completed"
