@@ -23,7 +23,7 @@ from hospitium.audit.services import audit_record
 from hospitium.core.context import actor_var, client_ip_var, roles_var
 from hospitium.core.resources import UUID_PATTERN
 from hospitium.reports import registry
-from hospitium.reports.models import GeneratedReport
+from hospitium.reports.models import GeneratedReport, ReportTemplateSetting
 from hospitium.reports.selectors import report_by_id, report_dashboard, report_get, report_list
 from hospitium.reports.services import (
     allowed_formats,
@@ -101,7 +101,21 @@ class GeneratedReportSerializer(serializers.ModelSerializer[GeneratedReport]):
         return f"/api/reports/generated/{report.pk}/download/"
 
 
+class ReportTemplateOutSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    display_name = serializers.CharField()
+    description = serializers.CharField()
+    enabled = serializers.BooleanField()
+    formats = serializers.ListField(child=serializers.CharField())
+    default_parameters = serializers.DictField()
+    parameters = serializers.ListField(child=serializers.CharField())
+    cache_seconds = serializers.IntegerField()
+
+
 class ReportTemplateViewSet(viewsets.GenericViewSet[Any]):
+    serializer_class = ReportTemplateOutSerializer
+    queryset = ReportTemplateSetting.objects.none()  # for the schema: the key is not a model pk
     permission_classes = [IsHospitalMember, ReportsPermission]
     lookup_value_regex = r"[a-z0-9_]{1,64}"
     pagination_class = None
