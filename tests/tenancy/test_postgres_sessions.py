@@ -118,3 +118,17 @@ def test_an_archived_hospital_session_is_read_only_in_the_database(same_server):
         with connections[alias].cursor() as cursor:
             cursor.execute("SHOW default_transaction_read_only")
             assert cursor.fetchone()[0] == "on"
+
+
+def test_leaving_an_archived_hospital_for_a_writable_one_inside_a_transaction_writes(same_server):
+    from hospitium.tenancy.provisioning import hospital_archive
+
+    one, three = same_server
+    hospital_archive(code=one)
+    alias = stores.alias_for(_ref(three))
+    with hospital_context(one):
+        Patient.objects.count()  # the connection's session is now read-only
+    with hospital_context(three), transaction.atomic(using=alias):
+        factories.patient(mrn="WRITABLE")
+    with hospital_context(three):
+        assert Patient.objects.filter(mrn="WRITABLE").exists()

@@ -80,11 +80,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def create_cursor(self, name: str | None = None) -> Any:
         wanted = wanted_session(self.alias)
         if wanted.key != self.hospitium_session:
-            row = self.connection.execute(wanted.statement, wanted.params).fetchone()
+            row = self._switch(wanted.statement, wanted.params)
             if wanted.required and not (row and row[-1]):
                 # Never leave a connection pointing at a schema that is not there.
                 empty = session_for(None, False)
-                self.connection.execute(empty.statement, empty.params)
+                self._switch(empty.statement, empty.params)
                 self.hospitium_session = empty.key
                 code = wanted.required.removeprefix("hospital_").upper()
                 raise HospitalStoreUnavailable(
@@ -92,6 +92,26 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 )
             self.hospitium_session = wanted.key
         return super().create_cursor(name)
+
+    def _switch(self, statement: str, params: Any) -> Any:
+        """Run the session statement — outside any transaction when none has begun yet.
+
+        Inside ``atomic`` psycopg would open the transaction with this very statement, and a
+        transaction takes its read-only mode from the session *as it was* when it began: leaving
+        an archived (read-only) hospital for a writable one would then start a read-only
+        transaction. Switching first, in autocommit, avoids that (and a rollback cannot undo it).
+        """
+        connection = self.connection
+        if (
+            not connection.autocommit
+            and connection.info.transaction_status == TransactionStatus.IDLE
+        ):
+            connection.autocommit = True
+            try:
+                return connection.execute(statement, params).fetchone()
+            finally:
+                connection.autocommit = False
+        return connection.execute(statement, params).fetchone()
 
     # Forget the session only after the rollback: rolling back a savepoint itself makes a cursor,
     # and nothing may be sent before it while the transaction is in its failed state.
