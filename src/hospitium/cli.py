@@ -16,6 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hospitium.settings")
     from django.core.management import execute_from_command_line
 
+    from hospitium.core.limits import raise_open_file_limit
+
+    raise_open_file_limit()
+
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in ALIASES:
         args[0] = ALIASES[args[0]]

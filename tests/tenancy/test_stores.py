@@ -150,3 +150,26 @@ def test_the_platform_store_answers_for_hospital_aliases_without_listing_them():
     with pytest.raises(KeyError):
         settings_map["elsewhere"]
     assert "elsewhere" not in settings_map
+
+
+@pytest.mark.sqlite_only
+def test_the_end_of_a_request_looks_only_at_the_stores_it_used(monkeypatch):
+    from hospitium.tenancy.stores import registry
+
+    codes = [f"U{n}" for n in range(6)]
+    for code in codes:
+        hospital_create(code=code, name=code, domains=[f"{code.lower()}.example.test"])
+        with hospital_context(code):
+            Patient.objects.count()
+    assert len(stores.open_aliases()) == 6
+    looked_at: list[str] = []
+    real = registry.connection_if_open
+    monkeypatch.setattr(
+        registry, "connection_if_open", lambda alias: looked_at.append(alias) or real(alias)
+    )
+    registry.on_request_started()
+    with hospital_context("U3"):
+        Patient.objects.count()
+    registry.on_request_finished()
+    assert looked_at == ["hospital:U3"]
+    assert len(stores.open_aliases()) == 6  # still open for the next request

@@ -21,7 +21,9 @@ HOSPITIUM_PLATFORM_HOSTS = env_list(
 #: How long a process trusts what it cached about a hospital (status, domains), in seconds.
 HOSPITIUM_TENANT_CACHE_SECONDS = env_int("HOSPITIUM_TENANT_CACHE_SECONDS", 5, minimum=0)
 #: Open hospital connections one thread keeps before closing the least recently used one.
-HOSPITIUM_MAX_OPEN_STORES = env_int("HOSPITIUM_MAX_OPEN_STORES", 64, minimum=1)
+#: (Each open SQLite store holds 3 files; processes raise their open-file limit to fit, see
+#: hospitium.core.limits.)
+HOSPITIUM_MAX_OPEN_STORES = env_int("HOSPITIUM_MAX_OPEN_STORES", 128, minimum=1)
 
 # Hospital routing validates the host itself (unknown hosts get a 404), because hospital domains
 # are data, not configuration; see hospitium.tenancy.middleware.

