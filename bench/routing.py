@@ -3,16 +3,18 @@
     .venv/bin/python -m bench.routing [--hospitals 10000] [--rounds 5] [--round-requests 3000]
                                       [--profile SCENARIO]
 
-In-process WSGI: Django's WSGIHandler (the whole MIDDLEWARE stack, request signals included) is
-called directly with prebuilt environ dicts, the same way on both sides, and every response is
-consumed and closed (which sends request_finished). Requests are anonymous; settings.ROOT_URLCONF
-points at bench.urls. Routed: GET /bench/patient/<id>/ with ``X-Hospital: CODE`` on host 127.0.0.1
-(or the hospital's own domain as Host), reading one Patient by primary key in that hospital.
+In-process WSGI: hospitium.wsgi.application (Django's WSGIHandler: the whole MIDDLEWARE stack,
+request signals included) is called directly with prebuilt environ dicts, the same way on both
+sides, and every response is consumed and closed (which sends request_finished). Requests are
+anonymous; settings.ROOT_URLCONF points at bench.urls. Routed: GET /bench/patient/<id>/ with
+``X-Hospital: CODE`` on host 127.0.0.1 (or the hospital's own domain as Host), reading one
+Patient by primary key in that hospital.
 Unrouted: GET /bench/hospital/<id>/ on 127.0.0.1 with no header, reading one platform row.
 
 Each scenario interleaves rounds of the routed and the unrouted requests and compares the medians,
 so that drift (other load on the machine) hits both sides alike. Target: routed ≥ 0.9× unrouted
-with requests spread over 100 hospitals.
+with requests spread over 100 hospitals. Settings as shipped, except in the scenarios named after
+the setting they change (the values before commit e7bfaae, for comparison).
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from typing import Any
 from bench import _common
 
 TARGET_RATIO = 0.9
-FAIR_SCENARIO = "P: 100 random"
 PLATFORM_HOST = "127.0.0.1"
 
 
@@ -44,13 +45,12 @@ class Scenario:
     #: replayed, so consecutive requests never repeat a hospital within ``hospitals`` requests.
     order: str
     by_host: bool = False
-    #: Keep the platform connection open between requests (CONN_MAX_AGE=None on "default"); the
-    #: shipped settings open and close it on every request that touches the platform.
-    persistent_platform: bool = False
     target: bool = False
-    #: What-if experiments, emulating changes proposed for src/ (see docs/benchmarks.md).
+    #: Comparison variants (the settings before commit e7bfaae): open and close the platform
+    #: connection around every request (CONN_MAX_AGE=0 on "default"), or another bound on the
+    #: open hospital stores per thread. Unset: the settings as shipped.
+    platform_reopen: bool = False
     max_open: int | None = None
-    used_only_handlers: bool = False
 
 
 SCENARIOS = [
@@ -58,95 +58,13 @@ SCENARIOS = [
     Scenario("100 random (target)", 100, "random", target=True),
     Scenario("100 random, Host header", 100, "random", by_host=True),
     Scenario("100 round-robin", 100, "cyclic"),
-    Scenario("P: 1 hospital", 1, "cyclic", persistent_platform=True),
-    Scenario("P: 100 random", 100, "random", persistent_platform=True),
-    Scenario(
-        "P: 100 random, what-if used-only handlers",
-        100,
-        "random",
-        persistent_platform=True,
-        used_only_handlers=True,
-    ),
-    Scenario(
-        "P: 100 random, what-if MAX_OPEN_STORES=128",
-        100,
-        "random",
-        persistent_platform=True,
-        max_open=128,
-    ),
-    Scenario(
-        "P: 100 random, what-if both",
-        100,
-        "random",
-        persistent_platform=True,
-        max_open=128,
-        used_only_handlers=True,
-    ),
+    Scenario("100 random, MAX_OPEN_STORES=64", 100, "random", max_open=64),
+    Scenario("100 random, platform CONN_MAX_AGE=0", 100, "random", platform_reopen=True),
+    Scenario("1 hospital, platform CONN_MAX_AGE=0", 1, "cyclic", platform_reopen=True),
     # The large fleets last: they leave thousands of objects behind (routing cache entries).
     Scenario("1,000 distinct", 1000, "distinct"),
     Scenario("10,000 distinct", 10000, "distinct"),
-    Scenario("P: 10,000 distinct", 10000, "distinct", persistent_platform=True),
 ]
-
-
-class UsedOnlyHandlers:
-    """What-if: request handlers that look after only the stores the request used.
-
-    The shipped handlers (hospitium.tenancy.stores.on_request_started/finished) walk every store
-    this thread has open — up to HOSPITIUM_MAX_OPEN_STORES — twice per request, routed or not.
-    This emulation records the aliases routed during the request (by wrapping stores.touch) and
-    checks only those when the request finishes. It is installed for one scenario and removed.
-    """
-
-    def __init__(self) -> None:
-        self.used: set[str] = set()
-        self.original_touch: Callable[[str], None] | None = None
-
-    def install(self) -> None:
-        from django.core import signals
-
-        from hospitium.tenancy import stores
-
-        self.original_touch = original = stores.touch
-        used = self.used
-
-        def touch(alias: str) -> None:
-            used.add(alias)
-            original(alias)
-
-        stores.touch = touch
-        signals.request_started.disconnect(dispatch_uid="hospitium-stores")
-        signals.request_finished.disconnect(dispatch_uid="hospitium-stores")
-        signals.request_started.connect(self.started, dispatch_uid="bench-used-only")
-        signals.request_finished.connect(self.finished, dispatch_uid="bench-used-only")
-
-    def started(self, **kwargs: Any) -> None:
-        self.used.clear()
-
-    def finished(self, **kwargs: Any) -> None:
-        from hospitium.tenancy.stores.registry import connection_if_open
-
-        for alias in self.used:
-            conn = connection_if_open(alias)
-            if conn is not None:
-                conn.queries_log.clear()
-                if not conn.in_atomic_block:
-                    conn.close_if_unusable_or_obsolete()
-        self.used.clear()
-
-    def uninstall(self) -> None:
-        from django.core import signals
-
-        from hospitium.tenancy import stores
-
-        assert self.original_touch is not None
-        stores.touch = self.original_touch  # type: ignore[assignment]
-        signals.request_started.disconnect(dispatch_uid="bench-used-only")
-        signals.request_finished.disconnect(dispatch_uid="bench-used-only")
-        signals.request_started.connect(stores.on_request_started, dispatch_uid="hospitium-stores")
-        signals.request_finished.connect(
-            stores.on_request_finished, dispatch_uid="hospitium-stores"
-        )
 
 
 def _environ(path: str, host: str, hospital: str | None = None) -> dict[str, Any]:
@@ -241,11 +159,11 @@ class Counters:
         self.opens = self.misses = 0
 
 
-def _set_platform_persistent(persistent: bool) -> None:
+def _set_platform_max_age(max_age: int | None) -> None:
     from django.db import connections
 
     default = connections["default"]
-    default.settings_dict["CONN_MAX_AGE"] = None if persistent else 0
+    default.settings_dict["CONN_MAX_AGE"] = max_age
     default.close()
 
 
@@ -271,7 +189,6 @@ def run(
     scenarios = [s for s in SCENARIOS if s.hospitals <= hospitals]
     with _common.django_home("routing"):
         from django.conf import settings
-        from django.core.wsgi import get_wsgi_application
 
         from hospitium.tenancy import stores
         from hospitium.tenancy.migration import ensure_template
@@ -282,7 +199,12 @@ def run(
         patient_id = _common.seed_template(ensure_template())
         provision_seconds, codes = _common.timed(lambda: _common.provision(hospitals))
         pks = dict(Hospital.objects.values_list("code", "pk"))
-        app = get_wsgi_application()
+        from django.db import connections
+
+        # The production entry point (it also raises the open-file limit, where it does so).
+        from hospitium.wsgi import application as app
+
+        shipped_max_age = connections["default"].settings_dict.get("CONN_MAX_AGE", 0)
         counters = Counters()
         counters.install()
 
@@ -307,12 +229,9 @@ def run(
                 for code in picked
             ]
             _common.maybe_wait_for_quiet()
-            _set_platform_persistent(scenario.persistent_platform)
+            _set_platform_max_age(0 if scenario.platform_reopen else shipped_max_age)
             stores.close_hospital_connections()
             settings.HOSPITIUM_MAX_OPEN_STORES = scenario.max_open or default_max_open
-            what_if = UsedOnlyHandlers() if scenario.used_only_handlers else None
-            if what_if is not None:
-                what_if.install()
             routed, unrouted = Player(app, routed_envs), Player(app, unrouted_envs)
             # Warm up: every hospital of the scenario once (and the unrouted view as much).
             warm = max(min(len(routed_envs), scenario.hospitals * 2, 20_000), 500)
@@ -345,10 +264,9 @@ def run(
                 "hospitals": scenario.hospitals,
                 "order": scenario.order,
                 "by_host": scenario.by_host,
-                "persistent_platform": scenario.persistent_platform,
+                "platform_conn_max_age": 0 if scenario.platform_reopen else shipped_max_age,
                 "target": scenario.target,
                 "max_open": scenario.max_open or default_max_open,
-                "used_only_handlers": scenario.used_only_handlers,
                 "routed_rps": r_med,
                 "unrouted_rps": clean,
                 "unrouted_mixed_rps": mixed,
@@ -362,27 +280,22 @@ def run(
                 "failures": routed.failures + unrouted.failures,
                 "others_busy": others.fraction,
             }
-            if what_if is not None:
-                what_if.uninstall()
             settings.HOSPITIUM_MAX_OPEN_STORES = default_max_open
             results.append(result)
             _print_row(result)
-        _set_platform_persistent(False)
+        _set_platform_max_age(shipped_max_age)
     target_rows = [r for r in results if r["target"]]
     return {
         "hospitals": hospitals,
         "rounds": rounds,
         "round_requests": round_requests,
         "provision_seconds": provision_seconds,
-        "max_open_stores": 64,
+        "max_open_stores": default_max_open,
+        "platform_conn_max_age": shipped_max_age,
         "tenant_cache_seconds": 5,
         "scenarios": results,
         "target_ratio": TARGET_RATIO,
         "met": all(r["ratio"] >= TARGET_RATIO for r in target_rows),
-        # The same comparison with the platform connection kept open on both sides.
-        "met_fair": all(
-            r["ratio"] >= TARGET_RATIO for r in results if r["scenario"] == FAIR_SCENARIO
-        ),
     }
 
 
@@ -404,18 +317,18 @@ def report(result: dict[str, Any]) -> None:
     print(
         f"routing: {result['hospitals']} hospitals provisioned in "
         f"{result['provision_seconds']:.1f} s; median of {result['rounds']} interleaved rounds "
-        f"of {result['round_requests']} requests; MAX_OPEN_STORES=64, TENANT_CACHE_SECONDS=5"
+        f"of {result['round_requests']} requests; HOSPITIUM_MAX_OPEN_STORES="
+        f"{result['max_open_stores']}, platform CONN_MAX_AGE={result['platform_conn_max_age']}, "
+        "HOSPITIUM_TENANT_CACHE_SECONDS=5"
     )
     print(
         "  ratio = routed / unrouted with no hospital store open in the thread; "
-        "'unrouted, stores open' = the unrouted view right after the routed round; "
-        "P: = persistent platform connection (CONN_MAX_AGE=None) on both sides"
+        "'unrouted, stores open' = the unrouted view right after the routed round"
     )
     print("  (one line per scenario above, printed as each was measured)")
     print(
         f"  target routed >= {TARGET_RATIO}x unrouted at 100 hospitals: "
-        f"{_common.verdict(result['met'])} as shipped; "
-        f"{_common.verdict(result['met_fair'])} with the platform connection kept open",
+        f"{_common.verdict(result['met'])}",
         flush=True,
     )
 

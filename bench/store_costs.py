@@ -48,7 +48,7 @@ def run(iterations: int = 2000) -> dict[str, Any]:
         count = max(2 * iterations, 1000)
         codes = _common.provision(count)
         refs = [hospital_ref_by_code(code) for code in codes]
-        limit = settings.HOSPITIUM_MAX_OPEN_STORES
+        limit: int = settings.HOSPITIUM_MAX_OPEN_STORES
 
         def read(ref: Any) -> None:
             with hospital_context(ref):
@@ -89,6 +89,7 @@ def run(iterations: int = 2000) -> dict[str, Any]:
         cold_us = _per_call_us(read_cold, (count - limit) // 5, repeats=5)
 
         pk = Hospital.objects.values_list("pk", flat=True).first()
+        assert pk is not None
         default = connections["default"]
 
         def platform_persistent() -> None:
