@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.admin.utils import NestedObjects
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -80,12 +81,10 @@ class HospitalResource(viewsets.GenericViewSet[Any]):
     def get_object(self) -> Any:
         try:
             return self.get_queryset().get(pk=self.kwargs["pk"])
-        except (models.ObjectDoesNotExist, ValueError, TypeError):
+        # A malformed id is refused by the UUID field with a ValidationError: to a client it is
+        # just as absent as an unknown one.
+        except (models.ObjectDoesNotExist, DjangoValidationError, ValueError, TypeError):
             raise NotFound(f"No such {self._audit_type.rstrip('s')}.") from None
-        except Exception as exc:  # a malformed id Django refuses as a ValidationError
-            if type(exc).__name__ == "ValidationError":
-                raise NotFound(f"No such {self._audit_type.rstrip('s')}.") from None
-            raise
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hospitium.audit.services import audit_record
 from hospitium.core.resources import HospitalResource
 from hospitium.patients.models import Patient
 from hospitium.patients.selectors import patient_list
@@ -71,8 +72,6 @@ class PatientViewSet(HospitalResource):
         module, name = serializer_path.rsplit(".", 1)
         serializer_class = getattr(import_module(module), name)
         rows = list(getattr(patient, related).all()[:500])
-        from hospitium.audit.services import audit_record
-
         audit_record(
             action="read", object_type="patients", object_id=patient.pk, detail={"related": related}
         )
