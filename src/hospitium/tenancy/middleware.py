@@ -33,7 +33,8 @@ def resolve_hospital(request: HttpRequest) -> HospitalRef | None:
     Raises Http404 for a host that is neither a platform host nor a hospital's.
     """
     host = _host_without_port(request)
-    header = request.headers.get("X-Hospital", "").strip()
+    # From META, not request.headers: that builds a mapping of every header on first use.
+    header = request.META.get("HTTP_X_HOSPITAL", "").strip()
     if host in settings.HOSPITIUM_PLATFORM_HOSTS:
         if not header:
             return None

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
+import time
 
-from cachetools import TTLCache
 from django.conf import settings
 
 from hospitium.tenancy.context import HospitalRef
@@ -12,35 +11,49 @@ from hospitium.tenancy.errors import HospitalNotFound
 from hospitium.tenancy.models import Domain, Hospital
 
 _MISSING = HospitalRef(id=0, code="", name="", status="", server="", store_name="")
-_lock = threading.Lock()
-_cache: TTLCache[tuple[str, str], HospitalRef] | None = None
 
+#: Bound on the routing cache; past it, expired entries go first, then everything.
+MAX_CACHED = 20_000
 
-def _routing_cache() -> TTLCache[tuple[str, str], HospitalRef]:
-    global _cache
-    ttl = settings.HOSPITIUM_TENANT_CACHE_SECONDS
-    if _cache is None or _cache.ttl != ttl:
-        _cache = TTLCache(maxsize=20_000, ttl=max(ttl, 0.000001))
-    return _cache
+# The routing cache: (kind, key) → (expires at, ref), read on every request. A plain dict rather
+# than cachetools.TTLCache (which this used before): TTLCache is not thread-safe, so each lookup
+# needed a lock (~2 µs on the hot path of every request, and contention between a worker's
+# threads), while a dict's get and set are atomic under the GIL. An entry read a moment after
+# another thread replaced it is no staler than the TTL already allows.
+_entries: dict[tuple[str, str], tuple[float, HospitalRef]] = {}
 
 
 def forget_cached_hospitals() -> None:
     """Drop what this process cached about hospitals (after a status or domain change)."""
-    with _lock:
-        _routing_cache().clear()
+    _entries.clear()
 
 
 def _cached(kind: str, key: str) -> HospitalRef | None:
     if settings.HOSPITIUM_TENANT_CACHE_SECONDS <= 0:
         return None
-    with _lock:
-        return _routing_cache().get((kind, key))
+    hit = _entries.get((kind, key))
+    if hit is None or hit[0] <= time.monotonic():
+        return None
+    return hit[1]
 
 
 def _remember(kind: str, key: str, ref: HospitalRef) -> None:
-    if settings.HOSPITIUM_TENANT_CACHE_SECONDS > 0:
-        with _lock:
-            _routing_cache()[(kind, key)] = ref
+    ttl = settings.HOSPITIUM_TENANT_CACHE_SECONDS
+    if ttl <= 0:
+        return
+    if len(_entries) >= MAX_CACHED:
+        _prune()
+    _entries[(kind, key)] = (time.monotonic() + ttl, ref)
+
+
+def _prune() -> None:
+    now = time.monotonic()
+    # list() copies the items in one C call, under the GIL: safe while other threads write.
+    for key, (expires, _ref) in list(_entries.items()):
+        if expires <= now:
+            _entries.pop(key, None)
+    if len(_entries) >= MAX_CACHED:
+        _entries.clear()
 
 
 def hospital_ref_by_code(code: str, *, cached: bool = False) -> HospitalRef:
