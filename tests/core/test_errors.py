@@ -212,9 +212,9 @@ def test_a_session_post_without_csrf_token_is_refused_with_the_envelope(doctor_a
         "/api/patients/", NEW_PATIENT, content_type="application/json", HTTP_HOST=ALPHA
     )
 
-    # DRF's SessionAuthentication checks CSRF itself and raises its PermissionDenied.
-    error = envelope_of(response, status=403, code="permission_denied", category="permission")
-    assert "CSRF" in error["message"]
+    # DRF's SessionAuthentication checks CSRF itself; ours tells that refusal apart.
+    error = envelope_of(response, status=403, code="csrf_failed", category="permission")
+    assert "CSRF" in error["message"] and "X-CSRFToken" in error["message"]
     assert _patient_count("ALPHA") == 0
 
 

@@ -9,13 +9,47 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from drf_spectacular.authentication import SessionScheme as SpectacularSessionScheme
 from rest_framework import exceptions as drf
+from rest_framework.authentication import SessionAuthentication as DrfSessionAuthentication
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hospitium.core.context import current_request_id
 from hospitium.core.errors import Category, HospitiumError, InternalError
 
 logger = logging.getLogger(__name__)
+
+
+class CsrfFailed(drf.PermissionDenied):
+    """A session-authenticated unsafe request without a valid CSRF token."""
+
+    default_code = "csrf_failed"
+
+
+class SessionAuthentication(DrfSessionAuthentication):
+    """DRF's session authentication, with its CSRF refusal told apart from other 403s.
+
+    DRF raises a plain PermissionDenied("CSRF Failed: …"); clients (and the web error page,
+    which answers ``csrf_failed``) need the distinct code to know that fetching a token, not
+    asking for a role, is the fix.
+    """
+
+    def enforce_csrf(self, request: Request) -> None:
+        try:
+            super().enforce_csrf(request)
+        except drf.PermissionDenied as exc:
+            raise CsrfFailed(
+                f"{exc.detail} Send the csrftoken cookie's value in an X-CSRFToken header, "
+                "or authenticate with a token."
+            ) from exc
+
+
+class SessionScheme(SpectacularSessionScheme):
+    """The OpenAPI description of our session authentication (drf-spectacular's, retargeted)."""
+
+    target_class = "hospitium.core.api.SessionAuthentication"
+
 
 # DRF exception class → (category, stable code). The first match in order wins.
 _DRF_MAP: list[tuple[type[drf.APIException], Category, str]] = [
@@ -26,6 +60,7 @@ _DRF_MAP: list[tuple[type[drf.APIException], Category, str]] = [
     (drf.MethodNotAllowed, Category.VALIDATION, "method_not_allowed"),
     (drf.NotAuthenticated, Category.AUTHENTICATION, "not_authenticated"),
     (drf.AuthenticationFailed, Category.AUTHENTICATION, "authentication_failed"),
+    (CsrfFailed, Category.PERMISSION, "csrf_failed"),
     (drf.PermissionDenied, Category.PERMISSION, "permission_denied"),
     (drf.NotFound, Category.NOT_FOUND, "not_found"),
     (drf.Throttled, Category.PERMISSION, "throttled"),
