@@ -45,6 +45,7 @@ MATRIX: Mapping[str, Mapping[str, frozenset[str]]] = {
     "participations": _rule(CLINICAL, CLINICAL),
     "audit-events": _rule({ADMIN}, set()),
     "reports": _rule({ADMIN, ANALYST}, {ADMIN, ANALYST}),
+    "report-settings": _rule({ADMIN, ANALYST}, {ADMIN}),
 }
 
 

@@ -4,6 +4,11 @@
 - ``GET  /api/reports/generated/`` (+ ``?status=&template=&format=``), ``…/{id}/``,
   ``…/{id}/status/``, ``…/{id}/download/`` (or a signed ``?signature=`` link), ``DELETE …/{id}/``
 - ``GET  /api/reports/generated/dashboard/``
+
+and the hospital's report settings (admins write, analysts read):
+
+- ``GET  /api/reports/settings/templates/``, ``GET|PATCH …/{key}/``
+- ``GET|PATCH /api/reports/settings/retention/``
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, BasePermission
@@ -21,8 +27,17 @@ from rest_framework.response import Response
 from hospitium.accounts.roles import READ, WRITE, allowed
 from hospitium.audit.services import audit_record
 from hospitium.core.context import actor_var, client_ip_var, roles_var
+from hospitium.core.errors import NotFound, ValidationFailed
 from hospitium.core.resources import UUID_PATTERN
 from hospitium.reports import registry
+from hospitium.reports.configuration import (
+    RETENTION_MAX_DAYS,
+    RETENTION_MIN_DAYS,
+    report_retention_update,
+    report_template_setting_update,
+    supported_formats,
+)
+from hospitium.reports.generation import retention_days
 from hospitium.reports.models import GeneratedReport, ReportTemplateSetting
 from hospitium.reports.selectors import report_by_id, report_dashboard, report_get, report_list
 from hospitium.reports.services import (
@@ -34,7 +49,7 @@ from hospitium.reports.services import (
     report_request,
     template_settings,
 )
-from hospitium.tenancy.permissions import IsHospitalMember, RoleDenied
+from hospitium.tenancy.permissions import IsHospitalMember, RoleDenied, RolePermission
 
 
 class ReportsPermission(BasePermission):
@@ -246,7 +261,122 @@ class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
         return Response(report_dashboard())
 
 
+# -- settings ----------------------------------------------------------------------------------
+
+
+class ReportTemplateSettingSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(read_only=True, help_text="The template's key.")
+    title = serializers.CharField(read_only=True, help_text="The template's own title.")
+    enabled = serializers.BooleanField(required=False)
+    display_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Empty: the title."
+    )
+    default_parameters = serializers.DictField(
+        required=False, help_text="Filter values used when a request does not give them."
+    )
+    formats = serializers.ListField(
+        child=serializers.CharField(max_length=16),
+        required=False,
+        help_text="The formats offered; empty: every supported format.",
+    )
+    supported_formats = serializers.ListField(child=serializers.CharField(), read_only=True)
+    filters = serializers.ListField(child=serializers.CharField(), read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        read_only = sorted(k for k in self.initial_data if k in self.fields and k not in attrs)
+        if unknown or read_only:
+            raise serializers.ValidationError(
+                {
+                    key: ["This field is unknown or cannot be changed."]
+                    for key in [*unknown, *read_only]
+                }
+            )
+        if not attrs:
+            raise serializers.ValidationError("Give at least one field to change.")
+        return attrs
+
+
+def _setting_out(key: str, setting: ReportTemplateSetting) -> dict[str, Any]:
+    template = registry.templates()[key]
+    return {
+        "id": key,
+        "title": template.title,
+        "enabled": setting.enabled,
+        "display_name": setting.display_name,
+        "default_parameters": setting.default_parameters or {},
+        "formats": setting.allowed_formats or [],
+        "supported_formats": supported_formats(template),
+        "filters": sorted(
+            set(template.parameters().fields) - {"date_from", "date_to", "include_rows"}
+        ),
+        "updated_at": setting.updated_at,
+    }
+
+
+class ReportTemplateSettingViewSet(viewsets.GenericViewSet[Any]):
+    """How each report template is offered in this hospital."""
+
+    resource = "report-settings"
+    serializer_class = ReportTemplateSettingSerializer
+    queryset = ReportTemplateSetting.objects.none()  # for the schema: the key is not a model pk
+    permission_classes = [IsHospitalMember, RolePermission]
+    lookup_value_regex = r"[a-z0-9_]{1,64}"
+    pagination_class = None
+
+    def list(self, request: Request) -> Response:
+        return Response([_setting_out(key, row) for key, row in template_settings().items()])
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        setting = template_settings().get(str(pk))
+        if setting is None:
+            raise NotFound(f"There is no report template {pk!r}.")
+        return Response(_setting_out(str(pk), setting))
+
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        serializer = ReportTemplateSettingSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        setting = report_template_setting_update(template_key=str(pk), **serializer.validated_data)
+        return Response(_setting_out(str(pk), setting))
+
+
+class ReportRetentionSerializer(serializers.Serializer[Any]):
+    retention_days = serializers.IntegerField(
+        min_value=RETENTION_MIN_DAYS,
+        max_value=RETENTION_MAX_DAYS,
+        help_text="Days a completed report's file is kept (applies to reports finished later).",
+    )
+
+
+class ReportSettingsViewSet(viewsets.GenericViewSet[Any]):
+    """The hospital's report retention."""
+
+    resource = "report-settings"
+    serializer_class = ReportRetentionSerializer
+    permission_classes = [IsHospitalMember, RolePermission]
+    pagination_class = None
+
+    @extend_schema(methods=["GET", "PATCH"], responses=ReportRetentionSerializer)
+    @action(detail=False, methods=["get", "patch"])
+    def retention(self, request: Request) -> Response:
+        if request.method == "PATCH":
+            serializer = ReportRetentionSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            unknown = sorted(set(request.data) - {"retention_days"})
+            if unknown:
+                raise ValidationFailed(
+                    "Only retention_days can be changed here.",
+                    fields={key: ["This field is unknown."] for key in unknown},
+                )
+            policy = report_retention_update(**serializer.validated_data)
+            return Response({"retention_days": policy.retention_days})
+        return Response({"retention_days": retention_days()})
+
+
 ROUTES = [
     ("reports/templates", ReportTemplateViewSet, "report-template"),
     ("reports/generated", GeneratedReportViewSet, "generated-report"),
+    ("reports/settings/templates", ReportTemplateSettingViewSet, "report-template-setting"),
+    ("reports/settings", ReportSettingsViewSet, "report-settings"),
 ]
