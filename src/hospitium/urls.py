@@ -17,8 +17,11 @@ from hospitium.core.views import health
 from hospitium.tenancy.api import CurrentHospitalView
 
 router = DefaultRouter()
-# Each hospital app's api module lists its routes; the URLs follow settings.HOSPITAL_APPS.
-for app in settings.HOSPITAL_APPS:
+# Each of our apps' api module lists its routes (platform apps first, then hospital apps, in
+# settings order); the hospital ones need a hospital, the platform ones (fleet reports) do not.
+for app in [*settings.PLATFORM_APPS, *settings.HOSPITAL_APPS]:
+    if not app.startswith("hospitium."):
+        continue
     try:
         module = import_module(f"{app}.api")
     except ModuleNotFoundError as exc:

@@ -35,6 +35,15 @@ def test_the_schema_builds_cleanly_and_lists_every_resource(capsys):
     for resource in RESOURCES:
         assert f"/api/{resource}/" in paths, resource
     assert "/api/auth/token/" in paths
+    for path in (
+        "/api/reports/settings/templates/{id}/",
+        "/api/reports/settings/retention/",
+        "/api/reports/fleet/templates/{id}/generate/",
+        "/api/reports/fleet/generated/{id}/status/",
+        "/api/reports/fleet/generated/{id}/download/",
+    ):
+        assert path in paths, path
+    assert set(schema["paths"]["/api/reports/settings/templates/{id}/"]) >= {"get", "patch"}
 
 
 @pytest.mark.django_db

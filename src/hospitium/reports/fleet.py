@@ -11,7 +11,7 @@ is shown in the "by hospital" table.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -36,10 +36,12 @@ def fleet_report_data(
     date_to: dt.date | str,
     filters: dict[str, Any] | None = None,
     codes: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReportData:
     """The template's figures over every active hospital (or ``codes``), merged.
 
-    Only a platform superuser may ask (``user=None`` is the operator's CLI). Raises
+    Only a platform superuser may ask (``user=None`` is the operator's CLI). ``progress(done,
+    total)`` is called, on the calling thread, as each hospital's part arrives. Raises
     PermissionRefused, NotFound for an unknown template, ValidationFailed for bad parameters.
     """
     if user is not None and not getattr(user, "is_superuser", False):
@@ -77,8 +79,12 @@ def fleet_report_data(
         finally:
             stores.close_hospital_connections()
 
+    parts: list[ReportData] = []
     with ThreadPoolExecutor(max_workers=max(1, min(MAX_THREADS, len(refs)))) as pool:
-        parts = list(pool.map(one, refs))
+        for part in pool.map(one, refs):
+            parts.append(part)
+            if progress is not None:
+                progress(len(parts), len(refs))
     meta = ReportMeta(
         hospital_code="FLEET",
         hospital_name=f"All hospitals ({len(refs)})",

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
@@ -34,7 +35,8 @@ logger = logging.getLogger("hospitium.reports")
 
 Status = GeneratedReport.Status
 
-#: A worker that has not reported progress for this long is presumed dead.
+#: A worker that has not reported progress for this long is presumed dead (the default of
+#: settings.HOSPITIUM_REPORT_LEASE_SECONDS).
 LEASE_SECONDS = 120
 #: A queued report not picked up within this time is enqueued again by the sweeper.
 QUEUE_GRACE_SECONDS = 600
@@ -51,6 +53,11 @@ INTERNAL_FAILURE = (
 
 class _Stopped(Exception):
     """The row is no longer this worker's: cancelled, or given to another worker."""
+
+
+def lease_seconds() -> int:
+    """How long a worker's lease on a report lasts without a progress report."""
+    return int(getattr(settings, "HOSPITIUM_REPORT_LEASE_SECONDS", LEASE_SECONDS))
 
 
 def retention_days() -> int:
@@ -164,7 +171,7 @@ class _Lease:
             return
         renewed = self.mine().update(
             progress=percent,
-            lease_expires_at=timezone.now() + dt.timedelta(seconds=LEASE_SECONDS),
+            lease_expires_at=timezone.now() + dt.timedelta(seconds=lease_seconds()),
         )
         if not renewed:
             raise _Stopped()
@@ -180,7 +187,7 @@ def take_lease(report_id: uuid.UUID | str) -> GeneratedReport | None:
         status=Status.GENERATING,
         started_at=now,
         progress=0,
-        lease_expires_at=now + dt.timedelta(seconds=LEASE_SECONDS),
+        lease_expires_at=now + dt.timedelta(seconds=lease_seconds()),
         attempts=F("attempts") + 1,
         error_message="",
     )

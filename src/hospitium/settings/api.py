@@ -37,4 +37,6 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Hospital reports and fleet reports share one life cycle, so one enum.
+    "ENUM_NAME_OVERRIDES": {"ReportStatusEnum": "hospitium.reports.models.GeneratedReport.Status"},
 }

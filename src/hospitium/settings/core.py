@@ -47,6 +47,7 @@ PLATFORM_APPS = [
     "hospitium.core",
     "hospitium.tenancy",
     "hospitium.accounts",
+    "hospitium.fleetreports",
 ]
 
 #: Apps whose models live in each hospital's own store. The router, the migration runner and the

@@ -18,6 +18,14 @@ HUEY: dict[str, Any] = {
         "periodic": True,
     },
 }
+#: A report worker that has not reported progress for this long is presumed dead; the sweeper
+#: then re-queues its report (or fails it after three attempts).
+HOSPITIUM_REPORT_LEASE_SECONDS = env_int("HOSPITIUM_REPORT_LEASE_SECONDS", 120, minimum=1)
+#: Days a whole-fleet report's file is kept.
+HOSPITIUM_FLEET_REPORT_RETENTION_DAYS = env_int(
+    "HOSPITIUM_FLEET_REPORT_RETENTION_DAYS", 30, minimum=1
+)
+
 if HOSPITIUM_REDIS_URL:
     HUEY.update({"huey_class": "huey.RedisHuey", "url": HOSPITIUM_REDIS_URL})
 else:
