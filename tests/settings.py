@@ -10,7 +10,10 @@ servers (``HOSPITIUM_TEST_POSTGRES`` names the server; default: the local one).
 import os
 import tempfile
 
-os.environ["HOSPITIUM_HOME"] = tempfile.mkdtemp(prefix="hospitium-tests-")
+# A worker process started by a test (tests/worker_settings.py) works in that test's home.
+os.environ["HOSPITIUM_HOME"] = os.environ.get("HOSPITIUM_TEST_WORKER_HOME") or tempfile.mkdtemp(
+    prefix="hospitium-tests-"
+)
 os.environ["HOSPITIUM_TASKS_IMMEDIATE"] = "1"
 for _name in ("HOSPITIUM_DATABASE_URL", "HOSPITIUM_HOSPITAL_SERVERS", "HOSPITIUM_REDIS_URL"):
     os.environ.pop(_name, None)
