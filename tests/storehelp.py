@@ -65,6 +65,38 @@ def column_names(code: str, table: str) -> set[str]:
     return {row[0] for row in rows}
 
 
+def schema_signature(code: str) -> list[tuple[Any, ...]]:
+    """Everything that defines a hospital store's schema, in a comparable form: tables, columns,
+    indexes, constraints and triggers (with the store's own name taken out)."""
+    hospital = Hospital.objects.get(code=code)
+    if not hospital.server:
+        return raw_execute(
+            code,
+            "select type, name, tbl_name, sql from sqlite_master "
+            "where name not like 'sqlite_%' order by type, name",
+        )
+    schema = hospital.store_name
+    queries = [
+        "select 'column', table_name, column_name, data_type, is_nullable, "
+        "coalesce(column_default, '') from information_schema.columns "
+        "where table_schema = %s order by 2, 3",
+        "select 'index', tablename, indexname, replace(indexdef, %s, 'S') from pg_indexes "
+        "where schemaname = %s order by 2, 3",
+        "select 'constraint', c.relname, k.conname, pg_get_constraintdef(k.oid) "
+        "from pg_constraint k join pg_class c on c.oid = k.conrelid "
+        "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s order by 2, 3, 4",
+        "select 'trigger', c.relname, t.tgname from pg_trigger t "
+        "join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and not t.tgisinternal order by 2, 3",
+    ]
+    rows: list[tuple[Any, ...]] = []
+    for sql in queries:
+        params = (f'"{schema}"', schema) if "replace(" in sql else (schema,)
+        rows += raw_execute(code, sql, params)
+    # A schema-qualified name that pg_indexes printed without quotes.
+    return [tuple(str(v).replace(f"{schema}.", "S.") for v in row) for row in rows]
+
+
 def existing_stores() -> list[str]:
     """Every hospital store that exists (files, or schemas on every server), templates aside."""
     if not on_postgres():

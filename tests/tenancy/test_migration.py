@@ -2,17 +2,24 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from hospitium.tenancy import migration, stores
+from hospitium.tenancy import fingerprint, migration, stores
 from hospitium.tenancy.models import Hospital
 from hospitium.tenancy.provisioning import hospital_archive, hospital_create
-from tests.storehelp import column_names, raw_execute, remove_store_behind_our_back, table_names
+from tests.storehelp import (
+    column_names,
+    raw_execute,
+    remove_store_behind_our_back,
+    schema_signature,
+    table_names,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -38,15 +45,45 @@ class Migration(migrations.Migration):
 """
 
 
-@pytest.fixture
-def ship_new_migration(tmp_path, settings, monkeypatch) -> Callable[[], None]:
-    """Returns a function that 'deploys' a new patients migration (0002: a column and a table)."""
+#: A migration that reaches further: a foreign key into the new table's owner, an index, and a
+#: changed column (on SQLite, a rebuild of a table that other tables' foreign keys point at).
+WIDER_MIGRATION = """
+from django.db import migrations, models
+import django.db.models.deletion
+
+
+class Migration(migrations.Migration):
+    dependencies = [("patients", "0001_initial")]
+
+    operations = [
+        migrations.AlterField("patient", "family_name", models.CharField(max_length=151)),
+        migrations.CreateModel(
+            "Note",
+            fields=[
+                ("id", models.BigAutoField(primary_key=True)),
+                ("text", models.TextField()),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="patients.patient"
+                    ),
+                ),
+            ],
+        ),
+        migrations.AddIndex("note", models.Index(fields=["text"], name="note_text_idx")),
+    ]
+"""
+
+
+def _shipper(
+    tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch, text: str
+) -> Iterator[Callable[[], None]]:
     name = f"patients_next_{uuid.uuid4().hex[:8]}"
     package = tmp_path / "migration_packages" / name
     package.mkdir(parents=True)
     for source in SOURCE.glob("*.py"):
         shutil.copy(source, package / source.name)
-    (package / "0002_note.py").write_text(NEXT_MIGRATION)
+    (package / "0002_note.py").write_text(text)
     monkeypatch.syspath_prepend(str(tmp_path / "migration_packages"))
 
     def deploy() -> None:
@@ -55,6 +92,18 @@ def ship_new_migration(tmp_path, settings, monkeypatch) -> Callable[[], None]:
 
     yield deploy
     migration.hospital_fingerprint.cache_clear()
+
+
+@pytest.fixture
+def ship_new_migration(tmp_path, settings, monkeypatch) -> Iterator[Callable[[], None]]:
+    """Returns a function that 'deploys' a new patients migration (0002: a column and a table)."""
+    yield from _shipper(tmp_path, settings, monkeypatch, NEXT_MIGRATION)
+
+
+@pytest.fixture
+def ship_wider_migration(tmp_path, settings, monkeypatch) -> Iterator[Callable[[], None]]:
+    """Like ship_new_migration, with WIDER_MIGRATION."""
+    yield from _shipper(tmp_path, settings, monkeypatch, WIDER_MIGRATION)
 
 
 def create(*codes: str) -> None:
@@ -172,3 +221,43 @@ def test_the_fingerprint_depends_on_the_migration_files(ship_new_migration):
     assert before == migration.hospital_fingerprint()
     ship_new_migration()
     assert migration.hospital_fingerprint() != before
+
+
+def test_stores_migrated_one_after_another_match_a_store_built_from_scratch(
+    ship_wider_migration, monkeypatch
+):
+    """The rendered starting state is reused from one store to the next (one render for the
+    whole fleet); every store still ends up exactly like a store migrated from nothing."""
+    create("ONE", "TWO", "THREE")
+    rendered: list[int] = []
+    real = fingerprint._Executor._create_project_state
+
+    def counting(self: Any, with_applied_migrations: bool = False) -> Any:
+        rendered.append(len(self.loader.applied_migrations))
+        return real(self, with_applied_migrations=with_applied_migrations)
+
+    monkeypatch.setattr(fingerprint._Executor, "_create_project_state", counting)
+    ship_wider_migration()
+    result = migration.fleet_migrate(processes=1, migrate_platform=False)
+
+    assert [(r.code, r.ok, r.applied) for r in result.results] == [
+        (code, True, ["patients.0002_note"]) for code in ("ONE", "THREE", "TWO")
+    ]
+    # The template is built from nothing (an empty applied set); the three hospitals share
+    # one applied set, rendered once.
+    assert sorted(n > 0 for n in rendered) == [False, True]
+    create("FRESH")  # cloned from the template, which was migrated from nothing
+    expected = schema_signature("FRESH")
+    assert any("note_text_idx" in str(row) for row in expected)
+    for code in ("ONE", "TWO", "THREE"):
+        assert schema_signature(code) == expected, code
+
+
+def test_a_failed_store_leaves_the_reused_state_intact(ship_wider_migration):
+    create("BAD", "GOOD")
+    raw_execute("BAD", "CREATE TABLE patients_note (id integer)")
+    ship_wider_migration()
+    result = migration.fleet_migrate(processes=1, migrate_platform=False)
+    assert [(r.code, r.ok) for r in result.results] == [("BAD", False), ("GOOD", True)]
+    create("FRESH")
+    assert schema_signature("GOOD") == schema_signature("FRESH")
