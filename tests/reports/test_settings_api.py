@@ -185,6 +185,35 @@ def test_retention_defaults_to_30_days_and_an_admin_changes_it(api, hospital_a, 
     assert (report.expires_at - report.finished_at).days == 90
 
 
+def test_a_shorter_retention_reaches_reports_already_completed(api, hospital_a, admin_a):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from hospitium.reports.tasks import expire_reports
+
+    api.force_login(admin_a)
+    ids = [
+        api.post(
+            "/api/reports/templates/fake_counts/generate/",
+            {**PERIOD, "format": "csv"},
+            format="json",
+            HTTP_HOST=ALPHA,
+        ).json()["id"]
+        for _ in range(2)
+    ]
+    with hospital_context("ALPHA"):
+        GeneratedReport.objects.filter(pk=ids[0]).update(
+            finished_at=timezone.now() - dt.timedelta(days=10)
+        )
+    assert expire_reports.call_local() == {"ALPHA": 0}  # 30 days: both are kept
+    patch(api, RETENTION, {"retention_days": 7})
+    assert expire_reports.call_local() == {"ALPHA": 1}
+    with hospital_context("ALPHA"):
+        statuses = dict(GeneratedReport.objects.values_list("pk", "status"))
+    assert {str(k): v for k, v in statuses.items()} == {ids[0]: "expired", ids[1]: "completed"}
+
+
 @pytest.mark.parametrize("days", [0, 3651, -5, "soon", 1.5, None])
 def test_retention_out_of_range_is_refused(api, hospital_a, admin_a, days):
     api.force_login(admin_a)

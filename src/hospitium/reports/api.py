@@ -345,7 +345,10 @@ class ReportRetentionSerializer(serializers.Serializer[Any]):
     retention_days = serializers.IntegerField(
         min_value=RETENTION_MIN_DAYS,
         max_value=RETENTION_MAX_DAYS,
-        help_text="Days a completed report's file is kept (applies to reports finished later).",
+        help_text=(
+            "Days a completed report's file is kept. A shorter retention also reaches reports "
+            "already completed; a longer one only reports completed from now on."
+        ),
     )
 
 

@@ -146,8 +146,10 @@ def report_template_setting_update(
 def report_retention_update(*, retention_days: int) -> ReportPolicy:
     """Set how many days the current hospital keeps generated report files (from 1 to 3650).
 
-    Applies to reports completed from now on; those already completed keep their expiry date.
-    Raises ValidationFailed (nothing written) outside the range.
+    Expiry (hourly) removes a file once its report finished longer ago than the retention or
+    passed the expiry date set when it completed: a shorter retention therefore reaches reports
+    already completed, a longer one only those completed from now on. Raises ValidationFailed
+    (nothing written) outside the range.
     """
     if (
         isinstance(retention_days, bool)
