@@ -68,7 +68,9 @@ def test_removing_or_cheapening_paid_lines_through_the_orm_is_refused(hospital_a
         with pytest.raises(IntegrityError), refused():
             InvoiceLine.objects.filter(pk=cheap.pk).update(unit_price=Decimal("5.00"))
         assert invoice_amounts(invoice.pk) == (Decimal("50.00"), Decimal("40.00"))
-        InvoiceLine.objects.filter(pk=cheap.pk).update(unit_price=Decimal("10.00"))  # still fits
+        # An issued invoice's lines do not change at all, even where the payments would fit.
+        with pytest.raises(IntegrityError, match="invoice_line_only_in_draft"), refused():
+            InvoiceLine.objects.filter(pk=cheap.pk).update(unit_price=Decimal("10.00"))
 
 
 @pytest.mark.parametrize(

@@ -58,38 +58,38 @@ def fill_more(hospital: Hospital, *, seed: int = 7, patients: int = 40) -> dict[
             discharged_at=local(2024, 8, 31, 23, 0),
         )
 
-        # Invoices: issued on the boundaries, voided, draft, cancelled.
-        for n, (at, _inside) in enumerate(BOUNDARIES):
-            invoice = Invoice.objects.create(
-                number=f"TPL2-{n}", patient=people[4], status="issued", issued_at=at
-            )
+        # Invoices: issued on the boundaries, voided, draft, cancelled. Each is written as the
+        # database allows: a draft, its line, then issued (and cancelled) — lines change only
+        # on a draft, and an invoice is issued only with a line.
+        def invoice(
+            number: str, unit_price: str, quantity: str = "1", what: str = "x", **status: Any
+        ) -> Invoice:
+            made = Invoice.objects.create(number=number, patient=people[4])
             InvoiceLine.objects.create(
-                invoice=invoice,
-                description="Care",
-                quantity=Decimal("2.5"),
-                unit_price=Decimal("10.10"),
+                invoice=made,
+                description=what,
+                quantity=Decimal(quantity),
+                unit_price=Decimal(unit_price),
             )
-            Payment.objects.create(invoice=invoice, amount=Decimal("7.35"), paid_at=at)
-        voided_invoice = Invoice.objects.create(
-            number="TPL2-V", patient=people[4], status="issued", issued_at=local(2024, 12, 1, 9)
-        )
-        InvoiceLine.objects.create(
-            invoice=voided_invoice, description="x", unit_price=Decimal("999")
-        )
-        Payment.objects.create(
+            if status:
+                cancel = status.pop("cancelled", False)
+                Invoice.objects.filter(pk=made.pk).update(status="issued", **status)
+                if cancel:
+                    Invoice.objects.filter(pk=made.pk).update(status="cancelled")
+            return made
+
+        for n, (at, _inside) in enumerate(BOUNDARIES):
+            issued = invoice(f"TPL2-{n}", "10.10", "2.5", "Care", issued_at=at)
+            Payment.objects.create(invoice=issued, amount=Decimal("7.35"), paid_at=at)
+        voided_invoice = invoice("TPL2-V", "999", issued_at=local(2024, 12, 1, 9))
+        voided_payment = Payment.objects.create(
             invoice=voided_invoice, amount=Decimal("5"), paid_at=local(2024, 12, 2)
         )
+        void(Payment, voided_payment.pk)  # a payment stands in the way of voiding an invoice
         void(Invoice, voided_invoice.pk)
-        draft = Invoice.objects.create(number="TPL2-D", patient=people[4])
-        InvoiceLine.objects.create(invoice=draft, description="x", unit_price=Decimal("555"))
-        cancelled = Invoice.objects.create(
-            number="TPL2-C", patient=people[4], status="cancelled", issued_at=local(2024, 12, 3)
-        )
-        InvoiceLine.objects.create(invoice=cancelled, description="x", unit_price=Decimal("333"))
-        kept = Invoice.objects.create(
-            number="TPL2-K", patient=people[4], status="issued", issued_at=local(2024, 12, 4)
-        )
-        InvoiceLine.objects.create(invoice=kept, description="x", unit_price=Decimal("100"))
+        invoice("TPL2-D", "555")
+        invoice("TPL2-C", "333", issued_at=local(2024, 12, 3), cancelled=True)
+        kept = invoice("TPL2-K", "100", issued_at=local(2024, 12, 4))
         gone = Payment.objects.create(
             invoice=kept, amount=Decimal("40"), paid_at=local(2024, 12, 5)
         )
@@ -120,10 +120,9 @@ def fill_more(hospital: Hospital, *, seed: int = 7, patients: int = 40) -> dict[
             )
         made["campaign"] = campaign
 
-        # Diagnoses with a code outside the ICD-10 list and a dental code.
+        # A dental code (a code outside the ICD-10 list is refused by the database).
         visit = Visit.objects.create(
             patient=people[4], practitioner=doctor, started_at=local(2024, 10, 10, 10)
         )
-        Diagnosis.objects.create(visit=visit, code="QQ9", description="not a code")
         Diagnosis.objects.create(visit=visit, code="K02.1", description="Caries")
     return made

@@ -60,7 +60,12 @@ class Admission(Voidable, HospitalModel):
 
     class Meta(Voidable.Meta):
         ordering = ["-admitted_at"]
-        indexes = [models.Index(fields=["bed", "admitted_at"], name="admission_bed_admitted")]
+        indexes = [
+            models.Index(fields=["bed", "admitted_at"], name="admission_bed_admitted"),
+            # The no-overlap checks on SQLite seek here (core.constraints.NoOverlap).
+            models.Index(fields=["bed", "discharged_at"], name="admission_bed_discharged"),
+            models.Index(fields=["patient", "discharged_at"], name="admission_patient_discharged"),
+        ]
         constraints = [
             *Voidable.Meta.constraints,
             models.CheckConstraint(

@@ -17,7 +17,7 @@ from django.utils import timezone
 from hospitium.admissions.models import Admission, Bed, Room, Ward
 from hospitium.admissions.selectors import all_stays, stays
 from hospitium.audit.services import audit_record
-from hospitium.core.db import atomic_service
+from hospitium.core.db import atomic_service, broken_rule
 from hospitium.core.errors import BusinessRuleViolation, Conflict, ValidationFailed
 from hospitium.core.voiding import record_void
 from hospitium.patients.models import Patient
@@ -170,12 +170,20 @@ def _occupant(
     return held.select_related("patient").order_by("admitted_at").first()
 
 
+def _out_of_use(bed: Bed) -> BusinessRuleViolation:
+    return BusinessRuleViolation(
+        f"{bed} is out of use.", fields={"bed": ["This bed is not in use."]}
+    )
+
+
+def _refuse_out_of_use(bed: Bed) -> None:
+    if not bed.is_active:
+        raise _out_of_use(bed)
+
+
 def _check_bed(bed: Bed, at: dt.datetime, *, excluding: Admission | None = None) -> Bed:
     locked = Bed.objects.select_for_update().select_related("room__ward").get(pk=bed.pk)
-    if not locked.is_active:
-        raise BusinessRuleViolation(
-            f"{locked} is out of use.", fields={"bed": ["This bed is not in use."]}
-        )
+    _refuse_out_of_use(locked)
     stay = _occupant(locked, at, excluding=excluding)
     if stay is not None:
         raise _bed_occupied(locked, stay)
@@ -208,9 +216,14 @@ def _check_patient(
         )
 
 
-def _refused_by_database(exc: IntegrityError, bed: Bed, patient: Patient) -> Conflict:
+def _refused_by_database(
+    exc: IntegrityError, bed: Bed, patient: Patient
+) -> Conflict | BusinessRuleViolation:
     """The clear error for a write the database refused after our checks passed (a race)."""
-    if "admission_patient_in_one_bed" in str(exc):
+    rule = broken_rule(exc)
+    if rule == "admission_bed_in_use":
+        return _out_of_use(bed)
+    if rule == "admission_patient_in_one_bed":
         return Conflict(
             f"{patient} is already admitted at that time.",
             fields={"patient": ["The patient is already admitted at that time."]},

@@ -21,10 +21,11 @@ from hospitium.admissions.models import Admission
 from hospitium.audit.services import audit_record
 from hospitium.billing.models import Invoice, InvoiceLine, Payment
 from hospitium.billing.selectors import CENT, invoice_amounts
-from hospitium.core.db import atomic_service
+from hospitium.core.db import atomic_service, broken_rule
 from hospitium.core.errors import (
     BusinessRuleViolation,
     Conflict,
+    HospitiumError,
     NotFound,
     ValidationFailed,
 )
@@ -85,14 +86,30 @@ def _line_errors(line: Mapping[str, Any], *, partial: bool = False) -> dict[str,
     return errors
 
 
+def _not_whole_cents(quantity: Decimal, unit_price: Decimal) -> ValidationFailed:
+    return ValidationFailed(
+        f"{quantity} × {unit_price} does not come to whole cents.",
+        fields={"quantity": ["Quantity × unit price must come to whole cents."]},
+    )
+
+
 def _check_line_amount(quantity: Decimal, unit_price: Decimal) -> None:
     # The database sums quantity × unit price exactly; a line that does not come to whole cents
     # would make the total shown (to the cent) differ from the total the database enforces.
     if quantity * unit_price != (quantity * unit_price).quantize(CENT):
-        raise ValidationFailed(
-            f"{quantity} × {unit_price} does not come to whole cents.",
-            fields={"quantity": ["Quantity × unit price must come to whole cents."]},
-        )
+        raise _not_whole_cents(quantity, unit_price)
+
+
+def _refused_line(
+    exc: IntegrityError, invoice: Invoice, doing: str, quantity: Decimal, unit_price: Decimal
+) -> HospitiumError | None:
+    """The service's own error for a line write the database refused."""
+    rule = broken_rule(exc)
+    if rule == "invoice_line_only_in_draft":
+        return _not_draft(invoice, doing)
+    if rule == "invoice_line_whole_cents":
+        return _not_whole_cents(quantity, unit_price)
+    return None
 
 
 def _prefixed(errors: dict[str, list[str]], prefix: str) -> dict[str, list[str]]:
@@ -100,6 +117,28 @@ def _prefixed(errors: dict[str, list[str]], prefix: str) -> dict[str, list[str]]
 
 
 def _check_links(patient: Patient, visit: Visit | None, admission: Admission | None) -> None:
+    error = _links_error(patient, visit, admission)
+    if error is not None:
+        raise error
+
+
+def _other_patients(
+    patient: Patient, visit: Visit | None, admission: Admission | None
+) -> ValidationFailed:
+    """The error for a visit or admission of another patient (what the database refuses)."""
+    errors: dict[str, list[str]] = {}
+    if visit is not None and visit.patient_id != patient.pk:
+        errors["visit"] = ["This visit is of another patient."]
+    if admission is not None and admission.patient_id != patient.pk:
+        errors["admission"] = ["This admission is of another patient."]
+    return ValidationFailed(
+        "The visit and admission must be the invoiced patient's own.", fields=errors
+    )
+
+
+def _links_error(
+    patient: Patient, visit: Visit | None, admission: Admission | None
+) -> ValidationFailed | None:
     errors: dict[str, list[str]] = {}
     if visit is not None:
         if visit.voided_at is not None:
@@ -112,9 +151,10 @@ def _check_links(patient: Patient, visit: Visit | None, admission: Admission | N
         elif admission.patient_id != patient.pk:
             errors["admission"] = ["This admission is of another patient."]
     if errors:
-        raise ValidationFailed(
+        return ValidationFailed(
             "The visit and admission must be the invoiced patient's own.", fields=errors
         )
+    return None
 
 
 def _check_currency(currency: str) -> str:
@@ -134,12 +174,16 @@ def _lock(invoice: Invoice) -> Invoice:
         raise NotFound("No such invoice.") from None
 
 
+def _not_draft(invoice: Invoice, doing: str) -> BusinessRuleViolation:
+    return BusinessRuleViolation(
+        f"Invoice {invoice.number} is {invoice.status}; only a draft can {doing}.",
+        fields={"status": [f"Is {invoice.status}, not draft."]},
+    )
+
+
 def _require_draft(invoice: Invoice, doing: str) -> None:
     if invoice.status != Invoice.Status.DRAFT:
-        raise BusinessRuleViolation(
-            f"Invoice {invoice.number} is {invoice.status}; only a draft can {doing}.",
-            fields={"status": [f"Is {invoice.status}, not draft."]},
-        )
+        raise _not_draft(invoice, doing)
 
 
 def _next_number() -> str:
@@ -195,9 +239,14 @@ def invoice_create(
         )
     _check_links(patient, visit, admission)
     code = _check_currency(currency)
-    invoice = _insert_invoice(
-        {"patient": patient, "visit": visit, "admission": admission, "currency": code}
-    )
+    try:
+        invoice = _insert_invoice(
+            {"patient": patient, "visit": visit, "admission": admission, "currency": code}
+        )
+    except IntegrityError as exc:
+        if broken_rule(exc) == "invoice_same_patient":
+            raise _other_patients(patient, visit, admission) from exc
+        raise
     for line in lines:
         InvoiceLine.objects.create(
             invoice=invoice,
@@ -240,7 +289,12 @@ def invoice_update(
         changed.append("currency")
     _check_links(fresh.patient, fresh.visit, fresh.admission)
     if changed:
-        fresh.save(update_fields=[*changed, "updated_at"])
+        try:
+            fresh.save(update_fields=[*changed, "updated_at"])
+        except IntegrityError as exc:
+            if broken_rule(exc) == "invoice_same_patient":
+                raise _other_patients(fresh.patient, fresh.visit, fresh.admission) from exc
+            raise
         audit_record(
             action="update", object_type="invoices", object_id=fresh.pk, detail={"fields": changed}
         )
@@ -260,12 +314,18 @@ def invoice_add_line(
     _check_line_amount(Decimal(str(quantity)), Decimal(str(unit_price)))
     fresh = _lock(invoice)
     _require_draft(fresh, "take new lines")
-    line = InvoiceLine.objects.create(
-        invoice=fresh,
-        description=description.strip(),
-        quantity=Decimal(str(quantity)),
-        unit_price=Decimal(str(unit_price)),
-    )
+    amounts = Decimal(str(quantity)), Decimal(str(unit_price))
+    try:
+        line = InvoiceLine.objects.create(
+            invoice=fresh,
+            description=description.strip(),
+            quantity=amounts[0],
+            unit_price=amounts[1],
+        )
+    except IntegrityError as exc:
+        if (error := _refused_line(exc, fresh, "take new lines", *amounts)) is None:
+            raise
+        raise error from exc
     audit_record(
         action="create",
         object_type="invoice-lines",
@@ -294,8 +354,14 @@ def invoice_update_line(*, line: InvoiceLine, **changes: Any) -> InvoiceLine:
     fresh = InvoiceLine.objects.get(pk=line.pk)
     for name, value in changes.items():
         setattr(fresh, name, value.strip() if isinstance(value, str) else Decimal(str(value)))
-    _check_line_amount(Decimal(str(fresh.quantity)), Decimal(str(fresh.unit_price)))
-    fresh.save(update_fields=[*changes, "updated_at"])
+    amounts = Decimal(str(fresh.quantity)), Decimal(str(fresh.unit_price))
+    _check_line_amount(*amounts)
+    try:
+        fresh.save(update_fields=[*changes, "updated_at"])
+    except IntegrityError as exc:
+        if (error := _refused_line(exc, fresh_invoice, "have its lines changed", *amounts)) is None:
+            raise
+        raise error from exc
     audit_record(
         action="update",
         object_type="invoice-lines",
@@ -310,13 +376,30 @@ def invoice_remove_line(*, line: InvoiceLine) -> None:
     """Remove a line from a draft. Raises BusinessRuleViolation (not a draft)."""
     fresh_invoice = _lock(line.invoice)
     _require_draft(fresh_invoice, "have lines removed")
-    InvoiceLine.objects.filter(pk=line.pk).delete()
+    try:
+        InvoiceLine.objects.filter(pk=line.pk).delete()
+    except IntegrityError as exc:
+        if broken_rule(exc) == "invoice_line_only_in_draft":
+            raise _not_draft(fresh_invoice, "have lines removed") from exc
+        raise
     audit_record(
         action="delete",
         object_type="invoice-lines",
         object_id=line.pk,
         detail={"invoice": str(fresh_invoice.pk)},
     )
+
+
+def _no_lines(invoice: Invoice) -> BusinessRuleViolation:
+    return BusinessRuleViolation(
+        f"Invoice {invoice.number} has no lines; add at least one before issuing it.",
+        fields={"lines": ["At least one line is required."]},
+    )
+
+
+def _refuse_no_lines(invoice: Invoice) -> None:
+    if not invoice.lines.exists():
+        raise _no_lines(invoice)
 
 
 @atomic_service(_write_alias)
@@ -327,14 +410,15 @@ def invoice_issue(*, invoice: Invoice, issued_at: dt.datetime | None = None) -> 
     """
     fresh = _lock(invoice)
     _require_draft(fresh, "be issued")
-    if not fresh.lines.exists():
-        raise BusinessRuleViolation(
-            f"Invoice {fresh.number} has no lines; add at least one before issuing it.",
-            fields={"lines": ["At least one line is required."]},
-        )
+    _refuse_no_lines(fresh)
     fresh.status = Invoice.Status.ISSUED
     fresh.issued_at = issued_at or timezone.now()
-    fresh.save(update_fields=["status", "issued_at", "updated_at"])
+    try:
+        fresh.save(update_fields=["status", "issued_at", "updated_at"])
+    except IntegrityError as exc:
+        if broken_rule(exc) == "invoice_issued_has_line":
+            raise _no_lines(fresh) from exc
+        raise
     audit_record(
         action="update", object_type="invoices", object_id=fresh.pk, detail={"status": "issued"}
     )
@@ -343,6 +427,19 @@ def invoice_issue(*, invoice: Invoice, issued_at: dt.datetime | None = None) -> 
 
 def _live_payments(invoice: Invoice) -> int:
     return Payment.objects.filter(invoice=invoice).count()
+
+
+def _payments_stand(invoice: Invoice, doing: str) -> BusinessRuleViolation:
+    count = _live_payments(invoice)
+    return BusinessRuleViolation(
+        f"Invoice {invoice.number} has {count} payment(s); void them before {doing} it.",
+        fields={"payments": ["Void the payments first."]},
+    )
+
+
+def _refuse_with_payments(invoice: Invoice, doing: str) -> None:
+    if _live_payments(invoice):
+        raise _payments_stand(invoice, doing)
 
 
 @atomic_service(_write_alias)
@@ -360,14 +457,16 @@ def invoice_cancel(*, invoice: Invoice, reason: str = "") -> Invoice:
             f"cancelled.{hint}",
             fields={"status": [f"Is {fresh.status}, not issued."]},
         )
-    count = _live_payments(fresh)
-    if count:
-        raise BusinessRuleViolation(
-            f"Invoice {fresh.number} has {count} payment(s); void them before cancelling it.",
-            fields={"payments": ["Void the payments first."]},
-        )
+    _refuse_with_payments(fresh, "cancelling")
     fresh.status = Invoice.Status.CANCELLED
-    fresh.save(update_fields=["status", "updated_at"])
+    try:
+        # A savepoint: on PostgreSQL the error's message counts the payments afterwards.
+        with transaction.atomic(using=_write_alias()):
+            fresh.save(update_fields=["status", "updated_at"])
+    except IntegrityError as exc:
+        if broken_rule(exc) == "invoice_not_closed_with_payments":
+            raise _payments_stand(fresh, "cancelling") from exc
+        raise
     audit_record(
         action="update",
         object_type="invoices",
@@ -382,13 +481,25 @@ def invoice_void(*, invoice: Invoice, reason: str) -> Invoice:
     """Void an invoice made in error. Raises ValidationFailed without a reason and
     BusinessRuleViolation while payments on it are not voided."""
     fresh = _lock(invoice)
-    count = _live_payments(fresh)
-    if count:
-        raise BusinessRuleViolation(
-            f"Invoice {fresh.number} has {count} payment(s); void them before voiding it.",
-            fields={"payments": ["Void the payments first."]},
-        )
-    return record_void(fresh, reason=reason, object_type="invoices")
+    _refuse_with_payments(fresh, "voiding")
+    try:
+        return record_void(fresh, reason=reason, object_type="invoices")
+    except IntegrityError as exc:
+        if broken_rule(exc) == "invoice_not_closed_with_payments":
+            raise _payments_stand(fresh, "voiding") from exc
+        raise
+
+
+def _unpayable(invoice: Invoice) -> BusinessRuleViolation:
+    return BusinessRuleViolation(
+        f"Invoice {invoice.number} is {invoice.status}; only an issued invoice can be paid.",
+        fields={"invoice": [f"Is {invoice.status}, not issued."]},
+    )
+
+
+def _refuse_unpayable(invoice: Invoice) -> None:
+    if invoice.status != Invoice.Status.ISSUED:
+        raise _unpayable(invoice)
 
 
 @atomic_service(_write_alias)
@@ -422,11 +533,7 @@ def payment_record(
     if timezone.is_naive(when):
         raise ValidationFailed("Times need a time zone.", fields={"paid_at": ["Give a zone."]})
     fresh = _lock(invoice)
-    if fresh.status != Invoice.Status.ISSUED:
-        raise BusinessRuleViolation(
-            f"Invoice {fresh.number} is {fresh.status}; only an issued invoice can be paid.",
-            fields={"invoice": [f"Is {fresh.status}, not issued."]},
-        )
+    _refuse_unpayable(fresh)
     total, paid = invoice_amounts(fresh.pk)
     balance = total - paid
     if value > balance:
@@ -435,7 +542,12 @@ def payment_record(
             f"{_fmt(balance)} {fresh.currency} on invoice {fresh.number}.",
             fields={"amount": [f"At most the balance, {_fmt(balance)}."]},
         )
-    payment = Payment.objects.create(invoice=fresh, amount=value, method=method, paid_at=when)
+    try:
+        payment = Payment.objects.create(invoice=fresh, amount=value, method=method, paid_at=when)
+    except IntegrityError as exc:
+        if broken_rule(exc) == "payment_on_issued_invoice":
+            raise _unpayable(fresh) from exc
+        raise
     audit_record(
         action="create",
         object_type="payments",

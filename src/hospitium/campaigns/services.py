@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from hospitium.audit.services import audit_record
 from hospitium.campaigns.models import Campaign, Participation
-from hospitium.core.db import atomic_service
+from hospitium.core.db import atomic_service, broken_rule
 from hospitium.core.errors import BusinessRuleViolation, Conflict, ValidationFailed
 from hospitium.patients.models import Patient
 from hospitium.tenancy.router import current_alias
@@ -100,18 +100,15 @@ def campaign_update(*, campaign: Campaign, **changes: Any) -> Campaign:
         )
         if taken:
             raise _name_taken(taken[0])
-    outside = _joined_outside(fresh, merged["starts_on"], merged["ends_on"])
-    if outside:
-        raise ValidationFailed(
-            f"{outside} participant(s) joined outside the new period.",
-            fields={"starts_on": ["Participants joined outside this period."]},
-        )
+    _refuse_participants_outside(fresh, merged["starts_on"], merged["ends_on"])
     for name, value in changes.items():
         setattr(fresh, name, value)
     try:
         with transaction.atomic(using=_write_alias()):
             fresh.save(update_fields=[*changes, "updated_at"])
     except IntegrityError as exc:
+        if broken_rule(exc) == "participation_within_campaign":
+            raise _participants_outside(fresh, merged["starts_on"], merged["ends_on"]) from exc
         raise _name_taken(merged["name"]) from exc
     audit_record(
         action="update",
@@ -120,6 +117,21 @@ def campaign_update(*, campaign: Campaign, **changes: Any) -> Campaign:
         detail={"fields": sorted(changes)},
     )
     return fresh
+
+
+def _participants_outside(
+    campaign: Campaign, starts_on: dt.date, ends_on: dt.date
+) -> ValidationFailed:
+    outside = _joined_outside(campaign, starts_on, ends_on)
+    return ValidationFailed(
+        f"{outside} participant(s) joined outside the new period.",
+        fields={"starts_on": ["Participants joined outside this period."]},
+    )
+
+
+def _refuse_participants_outside(campaign: Campaign, starts_on: dt.date, ends_on: dt.date) -> None:
+    if _joined_outside(campaign, starts_on, ends_on):
+        raise _participants_outside(campaign, starts_on, ends_on)
 
 
 def _joined_outside(campaign: Campaign, starts_on: dt.date, ends_on: dt.date) -> int:
@@ -148,6 +160,21 @@ def _joined_twice(patient: Patient, campaign: Campaign) -> Conflict:
     )
 
 
+def _joined_within(campaign: Campaign, when: dt.datetime) -> bool:
+    return campaign.starts_on <= timezone.localtime(when).date() <= campaign.ends_on
+
+
+def _outside_campaign(campaign: Campaign) -> ValidationFailed:
+    return ValidationFailed(
+        "The participation is not valid.",
+        fields={
+            "joined_at": [
+                f"Must be within the campaign, {campaign.starts_on} to {campaign.ends_on}."
+            ]
+        },
+    )
+
+
 @atomic_service(_write_alias)
 def participation_join(
     *,
@@ -165,11 +192,8 @@ def participation_join(
     if timezone.is_naive(when):
         raise ValidationFailed("Times need a time zone.", fields={"joined_at": ["Give a zone."]})
     errors: dict[str, list[str]] = {}
-    day = timezone.localtime(when).date()
-    if not campaign.starts_on <= day <= campaign.ends_on:
-        errors["joined_at"] = [
-            f"Must be within the campaign, {campaign.starts_on} to {campaign.ends_on}."
-        ]
+    if not _joined_within(campaign, when):
+        errors.update(_outside_campaign(campaign).fields)
     if outcome not in Participation.Outcome.values:
         errors["outcome"] = [f"Choose one of {', '.join(Participation.Outcome.values)}."]
     if errors:
@@ -182,6 +206,8 @@ def participation_join(
                 campaign=campaign, patient=patient, joined_at=when, outcome=outcome
             )
     except IntegrityError as exc:
+        if broken_rule(exc) == "participation_within_campaign":
+            raise _outside_campaign(campaign) from exc
         raise _joined_twice(patient, campaign) from exc
     audit_record(
         action="create",

@@ -15,10 +15,13 @@ from typing import Any
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, models
+from django.db import DEFAULT_DB_ALIAS, migrations, models
 from django.db.backends.ddl_references import Statement, Table
 from django.db.models.constraints import BaseConstraint
 from django.db.models.sql.query import Query
+
+#: What an open period ends at on SQLite (stored datetimes are text there).
+FOREVER = "9999-12-31 23:59:59.999999"
 
 
 class TsTzRange(models.Func):
@@ -81,34 +84,40 @@ class NoOverlap(BaseConstraint):
         q = schema_editor.quote_name
         meta = model._meta
         pk = q(meta.pk.column)
-        columns = [q(meta.get_field(f).column) for f in self.partition]
         start, end = q(meta.get_field(self.start).column), q(meta.get_field(self.end).column)
-        if self.open_ended:
-            # Stored datetimes compare as text on SQLite; this sorts after every real one.
-            end = f"COALESCE({end}, '9999-12-31 23:59:59.999999')"
-        picked = ", ".join(
-            [f"{pk} AS k", f"{start} AS s", f"{end} AS e"]
-            + [f"{c} AS p{i}" for i, c in enumerate(columns)]
+        same = " AND ".join(
+            f"{c} = NEW.{c}" for c in (q(meta.get_field(f).column) for f in self.partition)
         )
-        same = " AND ".join(f"o.p{i} = m.p{i}" for i in range(len(columns))) or "1"
         condition = self._condition_sql(model, schema_editor)
+        # Stored datetimes compare as text on SQLite; this sorts after every real one.
+        new_end = f"COALESCE(NEW.{end}, '{FOREVER}')" if self.open_ended else f"NEW.{end}"
+        # One index seek per check, whatever the partition's history: an index on
+        # (partition, end) finds the rows that end after the new row starts (or have not ended).
+        # The unary + keeps SQLite from choosing a (partition, start) index instead, which
+        # would walk every earlier row of the partition (measured: the demo slowed as it grew).
+        table = "\x00"  # stands for the table until the text is escaped for Statement's %
+        others = (
+            f"SELECT 1 FROM {table} WHERE {same or '1'} AND {{ends}} AND +{start} < {new_end} "
+            f"AND {pk} <> NEW.{pk} AND ({condition})"
+        )
+        clash = "EXISTS (" + others.replace("{ends}", f"{end} > NEW.{start}") + ")"
+        if self.open_ended:
+            clash = f"({clash} OR EXISTS (" + others.replace("{ends}", f"{end} IS NULL") + "))"
+        mine = f"EXISTS (SELECT 1 FROM {table} WHERE {pk} = NEW.{pk} AND ({condition}))"
+        where = f"{mine} AND {clash}".replace("%", "%%").replace(table, "%(table)s")
         message = f"CHECK constraint failed: {self.name}".replace("'", "''")
         return Statement(
             "CREATE TRIGGER %(trigger)s AFTER %(event)s ON %(table)s BEGIN "
-            "SELECT RAISE(ABORT, '%(message)s') WHERE EXISTS ("
-            "SELECT 1 FROM (SELECT %(picked)s FROM %(table)s "
-            "WHERE %(pk)s = NEW.%(pk)s AND (%(condition)s)) AS m "
-            "JOIN (SELECT %(picked)s FROM %(table)s WHERE (%(condition)s)) AS o "
-            "ON o.k <> m.k AND %(same)s AND o.s < m.e AND m.s < o.e); END",
+            "SELECT RAISE(ABORT, '%(message)s') WHERE " + where + "; END",
             trigger=q(f"{self.name}_{event.lower()}"),
             event=event,
             table=Table(meta.db_table, q),
             message=message,
-            picked=picked,
-            pk=pk,
-            condition=condition,
-            same=same,
         )
+
+    def drop_sqlite_triggers_sql(self, schema_editor: Any) -> list[str]:
+        q = schema_editor.quote_name
+        return [f"DROP TRIGGER IF EXISTS {q(f'{self.name}_{e}')}" for e in ("insert", "update")]
 
     # -- Django's constraint interface -------------------------------------------------------
 
@@ -132,9 +141,9 @@ class NoOverlap(BaseConstraint):
     def remove_sql(self, model: Any, schema_editor: Any) -> Any:
         if schema_editor.connection.vendor == "postgresql":
             return self._exclusion().remove_sql(model, schema_editor)
-        q = schema_editor.quote_name
-        schema_editor.deferred_sql.append(f"DROP TRIGGER IF EXISTS {q(self.name + '_update')}")
-        return f"DROP TRIGGER IF EXISTS {q(self.name + '_insert')}"
+        insert, update = self.drop_sqlite_triggers_sql(schema_editor)
+        schema_editor.deferred_sql.append(update)
+        return insert
 
     def validate(
         self,
@@ -199,3 +208,23 @@ class NoOverlap(BaseConstraint):
 
     def __hash__(self) -> int:
         return hash((self.name, self.start, self.end, tuple(self.partition)))
+
+
+def rebuild_sqlite_triggers(app_label: str, model_name: str) -> migrations.RunPython:
+    """A migration step that recreates a model's NoOverlap triggers on SQLite from the current
+    code (PostgreSQL's exclusion constraints are untouched): for a change in how the triggers
+    are written, which Django's migration state cannot see."""
+
+    def apply(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor != "sqlite":
+            return
+        model = apps.get_model(app_label, model_name)
+        for constraint in model._meta.constraints:
+            if isinstance(constraint, NoOverlap):
+                for statement in constraint.drop_sqlite_triggers_sql(schema_editor):
+                    schema_editor.execute(statement, params=None)
+                for event in ("INSERT", "UPDATE"):
+                    trigger = constraint._trigger_sql(model, schema_editor, event)
+                    schema_editor.execute(str(trigger), params=None)
+
+    return migrations.RunPython(apply, migrations.RunPython.noop)

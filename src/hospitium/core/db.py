@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
@@ -82,3 +83,28 @@ def atomic_service(
 def platform_alias() -> str:
     """The alias of the platform store."""
     return "default"
+
+
+_RULE_MESSAGE = re.compile(r"constraint failed: (\w+)")
+
+
+def broken_rule(exc: BaseException) -> str | None:
+    """The name of the database rule an IntegrityError reports, on either store, or None.
+
+    SQLite names a CHECK constraint or a rule trigger in its message (``CHECK constraint failed:
+    <name>``; our triggers raise the same text on PostgreSQL); PostgreSQL names a constraint in
+    the error's diagnostics. A foreign key refused by SQLite (which names none) is
+    ``"FOREIGN KEY"``.
+    """
+    cause = exc.__cause__ or exc
+    text = str(exc)
+    found = _RULE_MESSAGE.search(text)
+    if found:
+        return found.group(1)
+    diag = getattr(cause, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return str(name)
+    if "FOREIGN KEY constraint failed" in text:
+        return "FOREIGN KEY"
+    return None

