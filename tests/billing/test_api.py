@@ -306,3 +306,20 @@ def test_payments_follow_the_role_matrix(api, hospital_a, role):
         assert error_of(paid, 403)["code"] == "role_forbidden"
         with hospital_context("ALPHA"):
             assert Payment.all_objects.count() == 0
+
+
+def test_a_visit_of_another_patient_or_a_line_of_fractional_cents_answers_400(
+    api, billing_a, patient_a
+):
+    as_user(api, billing_a)
+    with hospital_context("ALPHA"):
+        their_visit = bf.visit(factories.patient())
+    body = {"patient": str(patient_a.pk), "visit": str(their_visit.pk), "lines": []}
+    error = error_of(api.post("/api/invoices/", body, format="json", HTTP_HOST=ALPHA), 400)
+    assert error["fields"] == {"visit": ["This visit is of another patient."]}
+    half_cent = {"description": "Half", "quantity": "0.5", "unit_price": "0.01"}
+    body = {"patient": str(patient_a.pk), "lines": [half_cent]}
+    error = error_of(api.post("/api/invoices/", body, format="json", HTTP_HOST=ALPHA), 400)
+    assert error["message"] == "0.50 × 0.01 does not come to whole cents."
+    with hospital_context("ALPHA"):
+        assert Invoice.all_objects.count() == 0

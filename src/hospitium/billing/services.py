@@ -1,8 +1,10 @@
 """Writes to invoices, their lines and payments.
 
 Every service locks the invoice row it changes, so a payment and a change of status or lines
-never interleave; the database triggers (migration 0003) refuse payments beyond the total
-even for writes that bypass these services.
+never interleave. The database holds the same rules (migrations 0003 and 0004: payments within
+the total, lines only on drafts, issuing with a line, no closing while payments stand, the
+invoiced patient's own visit or admission, whole cents), even for writes that bypass these
+services; a refusal that reaches a service anyway is answered with the service's own error.
 """
 
 from __future__ import annotations

@@ -10,10 +10,12 @@ With no hospital bound the search path is empty, so an unqualified table name fa
 falling back anywhere. An archived (read-only) hospital's connection also gets
 ``default_transaction_read_only``, so even raw SQL cannot write to it.
 
-Each new connection also gets ``hospitium.time_zone`` (``settings.TIME_ZONE``), which the
+The session also gets ``hospitium.time_zone`` (``settings.TIME_ZONE``), which the
 ``hospitium_local_date`` function of the rule triggers reads to compare a timestamp with a
 calendar date in the hospital's reporting time zone, as the services do (a session without it,
-such as psql, is checked in UTC).
+such as psql, is checked in UTC). Like the schema, it is set only when the connection does not
+have it yet (once per connection, in practice), and forgotten whenever PostgreSQL may have
+undone it.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ class _StoreErrors(DatabaseErrorWrapper):
         super().__exit__(exc_type, exc_value, traceback)
 
 
+#: The reporting time zone each psycopg connection was last given (see the module's docstring).
+_zones: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+_SET_ZONE = "SELECT pg_catalog.set_config('hospitium.time_zone', %s, false)"
+
 _EXISTS = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s)"
 
 
@@ -83,18 +89,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         else:
             _sessions[self.connection] = key
 
-    def _configure_connection(self, connection: Any) -> bool:
-        # Called once per new connection (by the pool, or by init_connection_state without
-        # one), not per checkout: the setting lasts as long as the session.
-        super()._configure_connection(connection)  # type: ignore[misc]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_catalog.set_config('hospitium.time_zone', %s, false)",
-                [settings.TIME_ZONE],
-            )
-        return True
-
     def create_cursor(self, name: str | None = None) -> Any:
+        zone = settings.TIME_ZONE
+        if _zones.get(self.connection) != zone:
+            self._switch(_SET_ZONE, (zone,))
+            _zones[self.connection] = zone
         wanted = wanted_session(self.alias)
         if wanted.key != self.hospitium_session:
             row = self._switch(wanted.statement, wanted.params)
@@ -137,12 +136,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
             super()._rollback()  # type: ignore[misc]
         finally:
             self.hospitium_session = None
+            self._forget_zone()
 
     def _savepoint_rollback(self, sid: str) -> None:
         try:
             super()._savepoint_rollback(sid)  # type: ignore[misc]
         finally:
             self.hospitium_session = None
+            self._forget_zone()
 
     def _close(self) -> None:
         # Back to the pool: the session survives unless a transaction is still open, which the
@@ -152,4 +153,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
             and self.connection.info.transaction_status != TransactionStatus.IDLE
         ):
             self.hospitium_session = None
+            self._forget_zone()
         super()._close()  # type: ignore[misc]
+
+    def _forget_zone(self) -> None:
+        if self.connection is not None:
+            _zones.pop(self.connection, None)
