@@ -10,8 +10,6 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncWeek
-from django.utils import timezone
 from rest_framework import serializers
 
 from hospitium.campaigns.models import Campaign, Participation
@@ -33,6 +31,7 @@ from hospitium.reports.templates.medical_statistics import (
     period_bounds,
     stream,
 )
+from hospitium.reports.timebuckets import LocalBucket
 
 Outcome = Participation.Outcome
 
@@ -84,10 +83,14 @@ def week_starts(date_from: dt.date, date_to: dt.date) -> list[dt.date]:
     return weeks
 
 
-def per_week(queryset: QuerySet[Participation]) -> dict[dt.date, int]:
+def per_week(
+    queryset: QuerySet[Participation], period: tuple[dt.datetime, dt.datetime]
+) -> dict[dt.date, int]:
+    """Participations per local week (its Monday) of joining, for a queryset on ``period``."""
+    start, end = period
     rows = (
         queryset.order_by()
-        .annotate(bucket=TruncWeek("joined_at", tzinfo=timezone.get_default_timezone()))
+        .annotate(bucket=LocalBucket("week", "joined_at", start=start, end=end))
         .values("bucket")
         .annotate(n=Count("pk"))
     )
@@ -144,12 +147,12 @@ class CampaignPerformance(ReportTemplate):
         )
         if params.get("interval") == "week":
             buckets = week_starts(params["date_from"], params["date_to"])
-            counts = per_week(joined)
+            counts = per_week(joined, period_bounds(params))
             labels = [b.isoformat() for b in buckets]
             title = "Participants joining per week"
         else:
             buckets = month_starts(params["date_from"], params["date_to"])
-            counts = per_month(joined, "joined_at")
+            counts = per_month(joined, "joined_at", period_bounds(params))
             labels = [b.strftime("%Y-%m") for b in buckets]
             title = "Participants joining per month"
 

@@ -161,9 +161,11 @@ class ComprehensiveAnalytics(ReportTemplate):
         collected = _money(paid["total"])
         months = month_starts(params["date_from"], params["date_to"])
         visit_months = per_month(
-            Visit.objects.filter(started_at__gte=start, started_at__lt=end), "started_at"
+            Visit.objects.filter(started_at__gte=start, started_at__lt=end),
+            "started_at",
+            (start, end),
         )
-        event_months = per_month(events, "at")
+        event_months = per_month(events, "at", (start, end))
 
         data = ReportData(meta=meta)
         average = feedback["average"]

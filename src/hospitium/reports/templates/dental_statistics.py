@@ -88,8 +88,9 @@ class DentalStatistics(ReportTemplate):
             .order_by("-n", "procedure")[:TOP_PROCEDURES]
         )
         months = month_starts(params["date_from"], params["date_to"])
-        visit_months = per_month(visits, "started_at")
-        treatment_months = per_month(treatments, "performed_on")
+        period = period_bounds(params)
+        visit_months = per_month(visits, "started_at", period)
+        treatment_months = per_month(treatments, "performed_on", period)
 
         data = ReportData(meta=meta)
         data.figures = [

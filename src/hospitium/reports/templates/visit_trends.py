@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import ExtractHour, TruncDate
 from rest_framework import serializers
 
 from hospitium.encounters.models import Visit
@@ -31,6 +30,7 @@ from hospitium.reports.templates.patient_summary import (
     streamed,
     truncate_month,
 )
+from hospitium.reports.timebuckets import LocalBucket
 from hospitium.staff.models import Department
 from hospitium.tenancy.context import current_hospital_or_none
 
@@ -93,6 +93,7 @@ class VisitTrends(ReportTemplate):
 
     def build(self, params: dict[str, Any], meta: ReportMeta) -> ReportData:
         visits = period_visits(params)
+        start, end = period_bounds(params)
         by_kind = {
             "medical": Count("id", filter=Q(kind=MEDICAL)),
             "dental": Count("id", filter=Q(kind=DENTAL)),
@@ -111,7 +112,7 @@ class VisitTrends(ReportTemplate):
 
         monthly = {
             as_month(row["month"]): row
-            for row in visits.annotate(month=truncate_month("started_at"))
+            for row in visits.annotate(month=truncate_month("started_at", start, end))
             .values("month")
             .annotate(**by_kind)
             .values("month", "medical", "dental")
@@ -129,7 +130,9 @@ class VisitTrends(ReportTemplate):
         )
 
         peaks = (
-            visits.annotate(day=TruncDate("started_at", tzinfo=local_zone()))
+            visits.annotate(
+                day=LocalBucket("day", "started_at", start=start, end=end, zone=local_zone())
+            )
             .values("day")
             .annotate(total=Count("id"), **by_kind)
             .order_by("-total", "day")
@@ -143,7 +146,9 @@ class VisitTrends(ReportTemplate):
         )
 
         hourly = dict(
-            visits.annotate(hour=ExtractHour("started_at", tzinfo=local_zone()))
+            visits.annotate(
+                hour=LocalBucket("hour", "started_at", start=start, end=end, zone=local_zone())
+            )
             .values("hour")
             .annotate(n=Count("id"))
             .values_list("hour", "n")
