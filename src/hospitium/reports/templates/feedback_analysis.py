@@ -20,7 +20,6 @@ from hospitium.reports.base import (
 )
 from hospitium.reports.templates.patient_summary import (
     as_month,
-    local_datetime,
     month_label,
     month_starts,
     percent,
@@ -162,15 +161,9 @@ class FeedbackAnalysis(ReportTemplate):
         )
 
         def convert(row: Sequence[Any]) -> Sequence[Any]:
+            # ids come as text and datetimes in the reporting zone (streamed)
             response = row[7] - row[1] if row[7] is not None else None
-            return (
-                str(row[0]),
-                local_datetime(row[1]),
-                *row[2:7],
-                local_datetime(row[7]),
-                hours(response),
-                row[8],
-            )
+            return (*row[:8], hours(response), row[8])
 
         return Listing(
             "feedback",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,11 +27,9 @@ from hospitium.reports.base import (
     Series,
     Table,
 )
+from hospitium.reports.streaming import listing_values
 from hospitium.reports.timebuckets import LocalBucket
 from hospitium.tenancy.context import current_hospital_or_none, hospital_context
-
-#: Rows fetched per round trip when a listing streams.
-CHUNK_SIZE = 2000
 
 # -- helpers shared by the core templates ----------------------------------------------------
 
@@ -81,22 +80,19 @@ def percent(part: int, whole: int) -> float | None:
 def streamed(
     queryset: QuerySet[Any, Any], convert: Callable[[Sequence[Any]], Sequence[Any]] | None = None
 ) -> Callable[[], Iterable[Sequence[Any]]]:
-    """A listing's ``rows`` callable: the values_list queryset streamed in chunks, in the hospital
-    that built the report (bound again while iterating, so a writer may run outside it)."""
+    """A listing's ``rows`` callable: the values_list queryset streamed in chunks (datetimes in
+    the reporting zone, UUIDs as text: see ``streaming.listing_values``), then ``convert``, in the
+    hospital that built the report (bound again while iterating, so a writer may run outside
+    it)."""
     ref = current_hospital_or_none()
 
     def rows() -> Iterator[Sequence[Any]]:
-        if ref is None:
-            source: Iterator[Sequence[Any]] = queryset.iterator(chunk_size=CHUNK_SIZE)
-            yield from (convert(row) for row in source) if convert else source
-            return
-        with hospital_context(ref):
-            source = queryset.iterator(chunk_size=CHUNK_SIZE)
+        with hospital_context(ref) if ref is not None else nullcontext():
+            source = listing_values(queryset, local_zone())
             if convert is None:
                 yield from source
             else:
-                for row in source:
-                    yield convert(row)
+                yield from map(convert, source)
 
     return rows
 
@@ -231,15 +227,11 @@ class PatientSummary(ReportTemplate):
                 "mrn", "family_name", "given_name", "birth_date", "sex", "status", "created_at"
             )
         )
-
-        def convert(row: Sequence[Any]) -> Sequence[Any]:
-            return (*row[:6], local_datetime(row[6]))
-
         return Listing(
             "patients",
             "Patients registered in the period",
             ["MRN", "Family name", "Given name", "Birth date", "Sex", "Status", "Registered at"],
-            streamed(rows, convert),
+            streamed(rows),
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Count, F, Max, Q, QuerySet
@@ -179,9 +179,6 @@ class TreatmentOutcomes(ReportTemplate):
             "follow_up_kept_on",
         )
 
-        def convert(row: Sequence[Any]) -> Sequence[Any]:
-            return (str(row[0]), *row[1:])
-
         return Listing(
             "treatments",
             "Treatments of the period",
@@ -198,7 +195,7 @@ class TreatmentOutcomes(ReportTemplate):
                 "Follow-up date",
                 "Follow-up kept on",
             ],
-            streamed(rows, convert),
+            streamed(rows),
         )
 
 

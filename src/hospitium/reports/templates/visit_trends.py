@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -22,7 +21,6 @@ from hospitium.reports.base import (
 )
 from hospitium.reports.templates.patient_summary import (
     as_month,
-    local_datetime,
     local_zone,
     month_label,
     month_starts,
@@ -181,14 +179,6 @@ class VisitTrends(ReportTemplate):
             "chief_complaint",
         )
 
-        def convert(row: Sequence[Any]) -> Sequence[Any]:
-            return (
-                str(row[0]),
-                local_datetime(row[1]),
-                local_datetime(row[2]),
-                *row[3:],
-            )
-
         return Listing(
             "visits",
             "Visits of the period",
@@ -202,7 +192,7 @@ class VisitTrends(ReportTemplate):
                 "Department",
                 "Chief complaint",
             ],
-            streamed(rows, convert),
+            streamed(rows),
         )
 
 
