@@ -71,9 +71,13 @@ class _Writer:
 
     def cell_writers(self, ws: Any) -> dict[type, Cell]:
         s = self.styles
-        write_string = ws.write_string
-        write_number = ws.write_number
-        write_datetime = ws.write_datetime
+        # XlsxWriter's public write_* methods each go through a decorator that accepts "A1"
+        # cell names (a try/int() per cell); its underscore methods are the same writers
+        # without it, and what its own write_row calls. Public ones when a version lacks them.
+        write_string = getattr(ws, "_write_string", ws.write_string)
+        write_number = getattr(ws, "_write_number", ws.write_number)
+        write_datetime = getattr(ws, "_write_datetime", ws.write_datetime)
+        write_boolean = getattr(ws, "_write_boolean", ws.write_boolean)
 
         def w_str(r: int, c: int, v: str) -> Any:
             return write_string(r, c, v)
@@ -103,7 +107,7 @@ class _Writer:
             return write_datetime(r, c, v.replace(tzinfo=None), s.time)
 
         def w_bool(r: int, c: int, v: bool) -> Any:
-            return ws.write_boolean(r, c, v)
+            return write_boolean(r, c, v)
 
         def w_none(r: int, c: int, v: None) -> Any:
             return None
