@@ -132,3 +132,362 @@ def test_leaving_an_archived_hospital_for_a_writable_one_inside_a_transaction_wr
         factories.patient(mrn="WRITABLE")
     with hospital_context(three):
         assert Patient.objects.filter(mrn="WRITABLE").exists()
+
+
+# -- the switch rides with the first statement that needs it --------------------------------
+
+
+def actual_session(alias: str) -> tuple[str, str]:
+    """The server's search path and default read-only mode, asked without switching anything."""
+    raw = connections[alias].connection
+    return raw.execute(
+        "SELECT current_setting('search_path'), current_setting('default_transaction_read_only')"
+    ).fetchone()
+
+
+@pytest.fixture
+def apart(monkeypatch) -> list[str]:
+    """Records every session switch made in a round trip of its own."""
+    from hospitium.tenancy.backends.postgresql import base
+
+    calls: list[str] = []
+    original = base._switch_apart
+
+    def spy(connection, wanted):
+        calls.append(wanted.key)
+        return original(connection, wanted)
+
+    monkeypatch.setattr(base, "_switch_apart", spy)
+    return calls
+
+
+def _two_patients(one: str, three: str) -> str:
+    """A patient with the same MRN in both hospitals; returns the server alias."""
+    for code in (one, three):
+        with hospital_context(code):
+            factories.patient(mrn="SAME", given_name=code)
+    return stores.alias_for(_ref(one))
+
+
+def test_the_switch_goes_in_front_of_the_first_query_in_one_round_trip(same_server, apart):
+    from django.test.utils import CaptureQueriesContext
+
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        Patient.objects.count()
+    apart.clear()
+    with hospital_context(three), CaptureQueriesContext(connections[alias]) as captured:
+        names = list(Patient.objects.filter(mrn__contains="SAM").values_list("given_name"))
+    assert names == [(three,)]
+    assert apart == []
+    assert len(captured.captured_queries) == 1
+    sent = captured.captured_queries[0]["sql"]
+    assert sent.startswith("SET transaction_read_only TO off; SELECT pg_catalog.set_config(")
+    assert "'\"hospital_three\"'::pg_catalog.regnamespace; SELECT" in sent
+    assert actual_session(alias)[0] == '"hospital_three", "extensions"'
+    assert connections[alias].hospitium_session == "hospital_three|rw"
+
+
+def test_a_connection_already_on_the_schema_sends_the_query_alone(same_server):
+    from django.test.utils import CaptureQueriesContext
+
+    one, _three = same_server
+    alias = stores.alias_for(_ref(one))
+    with hospital_context(one):
+        Patient.objects.count()
+        with CaptureQueriesContext(connections[alias]) as captured:
+            Patient.objects.count()
+    assert captured.captured_queries[0]["sql"].startswith("SELECT COUNT(*)")
+
+
+def test_a_failing_first_query_outside_a_transaction_undoes_the_switch(same_server):
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        Patient.objects.count()
+    with (
+        hospital_context(three),
+        pytest.raises(DatabaseError, match="no_such_table"),
+        connections[alias].cursor() as cursor,
+    ):
+        cursor.execute("SELECT * FROM no_such_table")
+    # The settings and the query were one implicit transaction: both are undone, and the
+    # connection must not believe it moved.
+    assert actual_session(alias)[0].startswith('"hospital_one"')
+    assert connections[alias].hospitium_session is None
+    with hospital_context(three):
+        assert list(Patient.objects.values_list("given_name", flat=True)) == [three]
+    with hospital_context(one):
+        assert list(Patient.objects.values_list("given_name", flat=True)) == [one]
+
+
+def test_a_failing_first_query_that_committed_the_switch_itself_is_not_trusted(same_server):
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        Patient.objects.count()
+    with (
+        hospital_context(three),
+        pytest.raises(DatabaseError, match="division by zero"),
+        connections[alias].cursor() as cursor,
+    ):
+        # The caller's COMMIT ends the implicit transaction the settings began in: they stay.
+        cursor.execute("SELECT 1; COMMIT; SELECT 1/0")
+    assert actual_session(alias)[0].startswith('"hospital_three"')
+    with hospital_context(one):
+        assert list(Patient.objects.values_list("given_name", flat=True)) == [one]
+
+
+def test_a_failing_first_query_inside_a_transaction_is_rolled_back_and_forgotten(same_server):
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        Patient.objects.count()
+    with (
+        hospital_context(three),
+        pytest.raises(IntegrityError),
+        transaction.atomic(using=alias),
+    ):
+        factories.patient(mrn="SAME")  # the first statement after the switch, and it fails
+    assert connections[alias].hospitium_session is None
+    assert actual_session(alias)[0].startswith('"hospital_one"')
+    with hospital_context(three):
+        assert Patient.objects.filter(mrn="SAME").count() == 1
+        assert search_path(alias).startswith('"hospital_three"')
+
+
+def test_a_failing_switch_inside_a_savepoint_is_forgotten_with_it(same_server):
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one), transaction.atomic(using=alias):
+        Patient.objects.count()  # the transaction is under way on ONE
+        with hospital_context(three):
+            with pytest.raises(IntegrityError), transaction.atomic(using=alias):
+                factories.patient(mrn="SAME")
+            assert list(Patient.objects.values_list("given_name", flat=True)) == [three]
+        assert list(Patient.objects.values_list("given_name", flat=True)) == [one]
+
+
+def test_a_caught_error_then_commit_forgets_the_switch_it_undid(same_server):
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        Patient.objects.count()  # on ONE before the transaction
+    with hospital_context(one), transaction.atomic(using=alias):
+        Patient.objects.count()
+        with hospital_context(three):
+            assert Patient.objects.count() == 1  # switched to THREE inside the transaction
+            try:
+                with connections[alias].cursor() as cursor:
+                    cursor.execute("SELECT 1/0")
+            except DatabaseError:
+                pass  # wrong, but it happens: the transaction is now failed
+    # Django committed; PostgreSQL rolled back instead, and the switch to THREE with it.
+    assert actual_session(alias)[0].startswith('"hospital_one"')
+    assert connections[alias].hospitium_session is None
+    with hospital_context(three):
+        assert list(Patient.objects.values_list("given_name", flat=True)) == [three]
+
+
+def test_executemany_as_the_first_query_after_a_switch_runs_in_the_new_schema(same_server, apart):
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        Patient.objects.count()
+    with hospital_context(three), connections[alias].cursor() as cursor:
+        cursor.executemany(
+            "UPDATE patients_patient SET family_name = %s WHERE mrn = %s",
+            [("Changed", "SAME"), ("Changed", "NOBODY")],
+        )
+    assert apart == ["hospital_three|rw"]
+    with hospital_context(three):
+        assert Patient.objects.get(mrn="SAME").family_name == "Changed"
+    with hospital_context(one):
+        assert Patient.objects.get(mrn="SAME").family_name != "Changed"
+
+
+@pytest.mark.parametrize("in_transaction", [False, True])
+def test_a_server_side_cursor_as_the_first_query_after_a_switch_reads_the_new_schema(
+    same_server, apart, in_transaction
+):
+    from contextlib import nullcontext
+
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        Patient.objects.count()
+    apart.clear()
+    block = transaction.atomic(using=alias) if in_transaction else nullcontext()
+    with hospital_context(three), block:
+        names = list(Patient.objects.values_list("given_name", flat=True).iterator(chunk_size=1))
+    assert names == [three]
+    # Declared over the extended protocol, so switched apart first (outside any transaction).
+    assert apart == ["hospital_three|rw"]
+    assert actual_session(alias)[0].startswith('"hospital_three"')
+
+
+def test_a_raw_multi_statement_query_after_a_switch_keeps_its_own_results(same_server):
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        Patient.objects.count()
+    with hospital_context(three), connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT given_name FROM patients_patient; SELECT count(*) + 41 FROM patients_patient"
+        )
+        assert cursor.fetchall() == [(three,)]
+        assert cursor.nextset()
+        assert cursor.fetchall() == [(42,)]
+        assert not cursor.nextset()
+    # Several statements of the caller's: the switch is not trusted to have lasted.
+    assert connections[alias].hospitium_session is None
+    with hospital_context(three):
+        assert search_path(alias).startswith('"hospital_three"')
+
+
+def test_a_raw_statement_that_refuses_transaction_blocks_still_runs_after_a_switch(
+    same_server, apart
+):
+    one, three = same_server
+    alias = stores.alias_for(_ref(one))
+    with hospital_context(one):
+        Patient.objects.count()
+    with hospital_context(three), connections[alias].cursor() as cursor:
+        cursor.execute("VACUUM patients_patient")
+    assert apart == ["hospital_three|rw"]
+
+
+def test_set_transaction_first_in_a_transaction_after_a_switch_still_works(same_server, apart):
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        Patient.objects.count()
+    with (
+        hospital_context(three),
+        transaction.atomic(using=alias),
+        connections[alias].cursor() as cursor,
+    ):
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute(
+            "SELECT current_setting('transaction_isolation'), given_name FROM patients_patient"
+        )
+        assert cursor.fetchall() == [("repeatable read", three)]
+    assert apart == ["hospital_three|rw"]
+
+
+def test_a_missing_schema_on_the_first_query_leaves_the_connection_where_it_was(same_server):
+    from hospitium.tenancy.errors import HospitalStoreUnavailable
+    from tests.storehelp import raw_execute
+
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        Patient.objects.count()
+    # Dropped from elsewhere, while this connection stays checked out (and on ONE).
+    raw_execute(three, 'DROP SCHEMA "hospital_three" CASCADE')
+    with hospital_context(three), pytest.raises(HospitalStoreUnavailable, match="THREE"):
+        Patient.objects.count()
+    assert actual_session(alias)[0].startswith('"hospital_one"')
+    with hospital_context(one):
+        assert list(Patient.objects.values_list("given_name", flat=True)) == [one]
+    with (
+        hospital_context(three),
+        pytest.raises(HospitalStoreUnavailable, match="THREE"),
+        transaction.atomic(using=alias),
+    ):
+        factories.patient()
+    with hospital_context(one):
+        assert list(Patient.objects.values_list("given_name", flat=True)) == [one]
+
+
+def test_an_error_of_the_query_itself_is_not_taken_for_a_missing_schema(same_server):
+    one, three = same_server
+    alias = stores.alias_for(_ref(one))
+    with hospital_context(one):
+        Patient.objects.count()
+    with (
+        hospital_context(three),
+        pytest.raises(DatabaseError, match='schema "nowhere" does not exist'),
+        connections[alias].cursor() as cursor,
+    ):
+        cursor.execute("SELECT nowhere.f()")
+
+
+def test_leaving_an_archived_hospital_the_first_raw_write_outside_a_transaction_works(
+    same_server,
+):
+    from hospitium.tenancy.provisioning import hospital_archive
+
+    one, three = same_server
+    alias = _two_patients(one, three)
+    hospital_archive(code=one)
+    with hospital_context(one):
+        Patient.objects.count()
+    assert actual_session(alias)[1] == "on"
+    with hospital_context(three), connections[alias].cursor() as cursor:
+        # Outside a transaction the settings and the UPDATE are one implicit transaction,
+        # which began while the session was still read-only.
+        cursor.execute("UPDATE patients_patient SET family_name = 'Written'")
+    with hospital_context(three):
+        assert Patient.objects.get().family_name == "Written"
+
+
+@pytest.mark.parametrize("in_transaction", [False, True])
+def test_entering_an_archived_hospital_the_first_raw_write_is_refused(same_server, in_transaction):
+    from contextlib import nullcontext
+
+    from hospitium.tenancy.provisioning import hospital_archive
+
+    one, three = same_server
+    alias = _two_patients(one, three)
+    hospital_archive(code=three)
+    with hospital_context(one):
+        Patient.objects.count()
+    block = transaction.atomic(using=alias) if in_transaction else nullcontext()
+    with (
+        hospital_context(three),
+        pytest.raises(DatabaseError, match="read-only"),
+        block,
+        connections[alias].cursor() as cursor,
+    ):
+        cursor.execute("UPDATE patients_patient SET family_name = 'Written'")
+    with hospital_context(three):
+        assert Patient.objects.get().family_name != "Written"
+
+
+def test_leaving_an_archived_hospital_a_nested_atomic_first_still_writes(same_server):
+    from hospitium.tenancy.provisioning import hospital_archive
+
+    one, three = same_server
+    hospital_archive(code=one)
+    alias = stores.alias_for(_ref(three))
+    with hospital_context(one):
+        Patient.objects.count()
+    # The inner block's SAVEPOINT is the transaction's first statement.
+    with (
+        hospital_context(three),
+        transaction.atomic(using=alias),
+        transaction.atomic(using=alias),
+    ):
+        factories.patient(mrn="NESTED")
+    with hospital_context(three):
+        assert Patient.objects.filter(mrn="NESTED").exists()
+
+
+def test_a_connection_closed_by_the_server_is_replaced_and_switched(same_server):
+    from django.db import OperationalError
+
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        Patient.objects.count()
+        pid = connections[alias].connection.info.backend_pid
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    with hospital_context(three), pytest.raises(OperationalError):
+        Patient.objects.count()
+    stores.close_hospital_connections()
+    with hospital_context(three):
+        assert list(Patient.objects.values_list("given_name", flat=True)) == [three]
+        assert connections[alias].connection.info.backend_pid != pid

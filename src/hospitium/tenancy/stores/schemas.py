@@ -13,6 +13,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 
+from psycopg import sql
+
 from hospitium.tenancy.context import current_hospital_or_none
 
 SERVER_PREFIX = "server:"
@@ -33,6 +35,11 @@ class Session:
     params: tuple[str, ...]
     #: The hospital schema that must exist (checked in the same round trip), if any.
     required: str | None = None
+    read_only: bool = False
+    #: The same settings as one literal statement ending in "; ", to be sent in front of a query
+    #: in the same round trip. It fails with SQLSTATE 3F000 when ``required`` does not exist
+    #: (the cast to regnamespace), which aborts the rest of that round trip.
+    inline: str = ""
 
 
 _STATEMENT = (
@@ -48,22 +55,34 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def _literal(value: str) -> str:
+    return sql.Literal(value).as_string().strip()
+
+
 @cache
 def session_for(schema: str | None, read_only: bool, *, check: bool = False) -> Session:
     """Session settings for a schema; ``check`` also asks whether the schema exists."""
     path = f"{_quote(schema)}, {_quote(EXTENSIONS_SCHEMA)}" if schema else ""
     params: tuple[str, ...] = (path, "on" if read_only else "off")
+    inline = (
+        f"SELECT pg_catalog.set_config('search_path', {_literal(path)}, false), "
+        f"pg_catalog.set_config('default_transaction_read_only', '{params[1]}', false)"
+    )
     if check and schema:
         return Session(
             key=f"{schema}|{'ro' if read_only else 'rw'}",
             statement=_CHECKED_STATEMENT,
             params=(*params, schema),
             required=schema,
+            read_only=read_only,
+            inline=f"{inline}, {_literal(_quote(schema))}::pg_catalog.regnamespace; ",
         )
     return Session(
         key=f"{schema or ''}|{'ro' if read_only else 'rw'}",
         statement=_STATEMENT,
         params=params,
+        read_only=read_only,
+        inline=f"{inline}; ",
     )
 
 
