@@ -12,10 +12,14 @@ its search_path). Unrouted: GET /bench/hospital/<id>/ on 127.0.0.1, reading one 
 Rounds of the two are interleaved and the medians compared. Target: routed ≥ 0.9× unrouted with
 requests spread over 100 hospitals.
 
-Also measured: how many search_path switches each request makes (the backend sets the path when
-the wanted session differs from what the connection last set, and forgets it on every pool
-checkout), the round trip of one switch on its own, and a what-if that keeps the last session on
-the pooled psycopg connection across checkouts (a change proposed for src/, emulated here).
+Also measured: how many search_path switches each request makes (the backend sets the session
+when the one a cursor wants differs from what its pooled connection last set), how many of them
+went in a round trip of their own, how many statements reach a hospital server per request, and
+on one raw pooled connection: SELECT 1 alone, the switch statement alone, and SELECT 1 with the
+switch in front of it in one query (the form the backend sends since the switch rides with the
+first query). Run it against an older commit by putting that commit's src first on PYTHONPATH
+(``git archive COMMIT src | tar -x -C /tmp/pinned``): every count falls back to what that code
+does.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ import pstats
 import random
 import statistics
 import time
-import weakref
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -46,7 +49,6 @@ class Scenario:
     hospitals: int
     order: str  # random | cyclic | distinct (a shuffled permutation, replayed)
     target: bool = False
-    sticky: bool = False  # what-if: the session survives pool checkouts
 
 
 SCENARIOS = [
@@ -54,79 +56,58 @@ SCENARIOS = [
     Scenario("100 random (target)", 100, "random", target=True),
     Scenario("100 round-robin", 100, "cyclic"),
     Scenario("1,000 distinct", 1000, "distinct"),
-    Scenario("what-if sticky session: 1 hospital", 1, "cyclic", sticky=True),
-    Scenario("what-if sticky session: 100 random", 100, "random", sticky=True),
 ]
 
 
-class SessionCounter:
-    """Counts search_path switches (one extra round trip each) made by the hospital backend."""
+class RoundTrips:
+    """Counts what the hospital backend sends to hospital servers: search_path switches, the
+    switches sent in a round trip of their own (all of them in code from before the switch rode
+    with the first query: it has no ``_switch_apart``), and statements (Django cursor executes on
+    ``server:`` aliases; one round trip each, switch included when it rides along)."""
 
     def __init__(self) -> None:
         self.switches = 0
+        self.apart = 0
+        self.statements = 0
+        self.inline = False
+
+    def reset(self) -> None:
+        self.switches = self.apart = self.statements = 0
 
     def install(self) -> None:
+        from django.db.backends import utils
+
         from hospitium.tenancy.backends.postgresql import base
         from hospitium.tenancy.stores.schemas import wanted_session
 
-        original = base.DatabaseWrapper.create_cursor
         counter = self
+        create_cursor = base.DatabaseWrapper.create_cursor
 
-        def create_cursor(self: Any, name: str | None = None) -> Any:
+        def counting_create_cursor(self: Any, name: str | None = None) -> Any:
             if wanted_session(self.alias).key != self.hospitium_session:
                 counter.switches += 1
-            return original(self, name)
+                if not counter.inline:
+                    counter.apart += 1
+            return create_cursor(self, name)
 
-        base.DatabaseWrapper.create_cursor = create_cursor  # type: ignore[method-assign]
+        base.DatabaseWrapper.create_cursor = counting_create_cursor  # type: ignore[method-assign]
+        switch_apart = getattr(base, "_switch_apart", None)
+        if switch_apart is not None:
+            self.inline = True
 
+            def counting_switch_apart(connection: Any, wanted: Any) -> None:
+                counter.apart += 1
+                switch_apart(connection, wanted)
 
-class StickySession:
-    """What-if: remember the session a psycopg connection was last set to on the connection
-    itself, so a pool checkout does not force the search_path statement again. Forgotten on
-    rollback, as the backend does."""
+            base._switch_apart = counting_switch_apart
+        execute = utils.CursorWrapper._execute_with_wrappers
 
-    def __init__(self) -> None:
-        self.saved: dict[str, Any] = {}
-        self.sessions: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
+        def counting_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if self.db.alias.startswith("server:"):
+                counter.statements += 1
+            return execute(self, *args, **kwargs)
 
-    def install(self) -> None:
-        from hospitium.tenancy.backends.postgresql import base
-
-        cls = base.DatabaseWrapper
-        names = ("get_new_connection", "create_cursor", "_rollback", "_savepoint_rollback")
-        self.saved = {name: getattr(cls, name) for name in names}
-        saved, sessions = self.saved, self.sessions
-
-        def get_new_connection(self: Any, conn_params: dict[str, Any]) -> Any:
-            connection = saved["get_new_connection"](self, conn_params)
-            self.hospitium_session = sessions.get(connection)
-            return connection
-
-        def create_cursor(self: Any, name: str | None = None) -> Any:
-            cursor = saved["create_cursor"](self, name)
-            sessions[self.connection] = self.hospitium_session
-            return cursor
-
-        def rollback(self: Any) -> None:
-            if self.connection is not None:
-                sessions.pop(self.connection, None)
-            saved["_rollback"](self)
-
-        def savepoint_rollback(self: Any, sid: str) -> None:
-            if self.connection is not None:
-                sessions.pop(self.connection, None)
-            saved["_savepoint_rollback"](self, sid)
-
-        cls.get_new_connection = get_new_connection  # type: ignore[method-assign]
-        cls.create_cursor = create_cursor  # type: ignore[method-assign]
-        cls._rollback = rollback  # type: ignore[method-assign]
-        cls._savepoint_rollback = savepoint_rollback  # type: ignore[method-assign]
-
-    def uninstall(self) -> None:
-        from hospitium.tenancy.backends.postgresql import base
-
-        for name, method in self.saved.items():
-            setattr(base.DatabaseWrapper, name, method)
+        utils.CursorWrapper._execute_with_wrappers = counting_execute  # type: ignore[method-assign]
 
 
 def _seed_templates() -> Any:
@@ -175,8 +156,7 @@ def _switch_cost(codes: list[str], repeats: int = 2000) -> dict[str, float]:
     wrapper.ensure_connection()
     raw = wrapper.connection
     sessions = [session_for(h.store_name, False, check=True) for h in same]
-    timings: dict[str, float] = {}
-    for label, statement in (
+    measured: list[tuple[str, Any]] = [
         ("select_1_us", lambda i: raw.execute("SELECT 1").fetchone()),
         (
             "switch_us",
@@ -184,7 +164,22 @@ def _switch_cost(codes: list[str], repeats: int = 2000) -> dict[str, float]:
                 sessions[i % len(sessions)].statement, sessions[i % len(sessions)].params
             ).fetchone(),
         ),
-    ):
+    ]
+    if getattr(sessions[0], "inline", ""):
+        # What the backend sends now: the switch in front of the query, one simple-protocol
+        # query, and the cursor moved to the query's own result.
+        def inline(i: int) -> None:
+            cursor = raw.execute(
+                "SET transaction_read_only TO off; "
+                + sessions[i % len(sessions)].inline
+                + "SELECT 1"
+            )
+            cursor.set_result(2)
+            cursor.fetchone()
+
+        measured.append(("switch_and_select_1_us", inline))
+    timings: dict[str, float] = {}
+    for label, statement in measured:
         for i in range(200):
             statement(i)
         started = time.perf_counter()
@@ -232,7 +227,7 @@ def run(
         pks = dict(Hospital.objects.values_list("code", "pk"))
         switch = _switch_cost(codes)
         app = get_wsgi_application()
-        counter = SessionCounter()
+        counter = RoundTrips()
         counter.install()
 
         unrouted_envs = [
@@ -252,9 +247,6 @@ def run(
             routed_envs = [_environ(path, PLATFORM_HOST, code) for code in picked]
             _common.maybe_wait_for_quiet()
             stores.close_hospital_connections()
-            sticky = StickySession() if scenario.sticky else None
-            if sticky is not None:
-                sticky.install()
             routed, unrouted = Player(app, routed_envs), Player(app, unrouted_envs)
             warm = max(min(len(routed_envs), scenario.hospitals * 2, 20_000), 500)
             routed.play(warm)
@@ -263,16 +255,16 @@ def run(
                 _profile_round(routed, round_requests, f"routed, {scenario.name}")
                 _profile_round(unrouted, round_requests, f"unrouted, {scenario.name}")
             rps: dict[str, list[float]] = {"routed": [], "unrouted": []}
-            switches = 0
+            switches = apart = statements = 0
             others = Load()
             with others:
                 for _ in range(rounds):
                     rps["unrouted"].append(round_requests / unrouted.play(round_requests))
-                    counter.switches = 0
+                    counter.reset()
                     rps["routed"].append(round_requests / routed.play(round_requests))
                     switches += counter.switches
-            if sticky is not None:
-                sticky.uninstall()
+                    apart += counter.apart
+                    statements += counter.statements
             r_med = statistics.median(rps["routed"])
             u_med = statistics.median(rps["unrouted"])
             result = {
@@ -280,13 +272,15 @@ def run(
                 "hospitals": scenario.hospitals,
                 "order": scenario.order,
                 "target": scenario.target,
-                "sticky": scenario.sticky,
                 "routed_rps": r_med,
                 "unrouted_rps": u_med,
                 "ratio": r_med / u_med,
                 "routed_us": 1e6 / r_med,
                 "unrouted_us": 1e6 / u_med,
                 "switches_per_request": switches / (rounds * round_requests),
+                "apart_per_request": apart / (rounds * round_requests),
+                # Round trips to a hospital server: each statement, plus each switch sent apart.
+                "server_round_trips_per_request": (statements + apart) / (rounds * round_requests),
                 "routed_rps_rounds": [round(x) for x in rps["routed"]],
                 "unrouted_rps_rounds": [round(x) for x in rps["unrouted"]],
                 "failures": routed.failures + unrouted.failures,
@@ -315,7 +309,9 @@ def _print_row(r: dict[str, Any]) -> None:
     print(
         f"  {r['scenario']:<38} routed {r['routed_rps']:5.0f}/s {r['routed_us']:6.0f} µs"
         f" | unrouted {r['unrouted_rps']:5.0f}/s {r['unrouted_us']:6.0f} µs"
-        f" | ratio {r['ratio']:.2f} | search_path switches/req {r['switches_per_request']:.2f}"
+        f" | ratio {r['ratio']:.2f} | switches/req {r['switches_per_request']:.2f}"
+        f" ({r['apart_per_request']:.2f} apart)"
+        f" | server round trips/req {r['server_round_trips_per_request']:.2f}"
         f" | CPU: PostgreSQL {r['postgres_busy']:.0%}, others {r['others_busy']:.0%}"
         + (f"  FAILURES {r['failures']}" if r["failures"] else ""),
         flush=True,
@@ -336,7 +332,12 @@ def report(result: dict[str, Any]) -> None:
     )
     print(
         f"  search_path statement alone: {s['switch_us']:.0f} µs per switch "
-        f"(SELECT 1: {s['select_1_us']:.0f} µs)"
+        f"(SELECT 1: {s['select_1_us']:.0f} µs"
+        + (
+            f"; SELECT 1 with the switch in front: {s['switch_and_select_1_us']:.0f} µs)"
+            if "switch_and_select_1_us" in s
+            else ")"
+        )
     )
     print("  (one line per scenario above, printed as each was measured)")
     print(
