@@ -123,8 +123,12 @@ class CsvFormat(ReportFormat):
             writer.writerow(list(listing.columns))
             tracker.listing_start(index)
             count = 0
-            # csv.writer.writerows on batches: the whole per-row path stays in C.
-            for batch in batched(listing.rows(), PROGRESS_EVERY):
+            # csv.writer.writerows on batches: the whole per-row path stays in C. The text
+            # chunks, when the listing has them, come display-ready from the database.
+            chunks = listing.text_chunks() if listing.text_chunks is not None else None
+            if chunks is None:
+                chunks = batched(listing.rows(), PROGRESS_EVERY)
+            for batch in chunks:
                 writer.writerows(batch)
                 count += len(batch)
                 tracker.rows(count)

@@ -7,8 +7,8 @@ time zone, month labels, streamed listings).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from hospitium.reports.base import (
     Series,
     Table,
 )
-from hospitium.reports.streaming import listing_values
+from hospitium.reports.streaming import listing_values, text_listing
 from hospitium.reports.timebuckets import LocalBucket
 from hospitium.tenancy.context import current_hospital_or_none, hospital_context
 
@@ -77,24 +77,57 @@ def percent(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 2) if whole else None
 
 
+class StreamedRows:
+    """A listing's ``rows`` callable over a ``values_list`` queryset, in the hospital that built
+    the report (bound again while iterating, so a writer may run outside it): see ``streamed``."""
+
+    def __init__(
+        self,
+        queryset: QuerySet[Any, Any],
+        convert: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
+    ) -> None:
+        self.queryset = queryset
+        self.convert = convert
+        self.ref = current_hospital_or_none()
+
+    def _context(self) -> AbstractContextManager[Any]:
+        return hospital_context(self.ref) if self.ref is not None else nullcontext()
+
+    def __call__(self) -> Iterator[Sequence[Any]]:
+        """The rows (datetimes aware in the reporting zone, UUIDs as text), then ``convert``."""
+        with self._context():
+            source = listing_values(self.queryset, local_zone())
+            if self.convert is None:
+                yield from source
+            else:
+                yield from map(self.convert, source)
+
+    def text_chunks(self) -> Iterator[list[tuple[Any, ...]]] | None:
+        """The same rows as display-ready values computed by the database, in chunks
+        (``streaming.text_listing``), or None when that path does not apply (a ``convert``, a
+        store or a column type it does not handle)."""
+        if self.convert is not None:
+            return None
+        with self._context():
+            plan = text_listing(self.queryset, local_zone())
+        if plan is None:
+            return None
+
+        def chunks() -> Iterator[list[tuple[Any, ...]]]:
+            with self._context():
+                yield from plan.chunks()
+
+        return chunks()
+
+
 def streamed(
     queryset: QuerySet[Any, Any], convert: Callable[[Sequence[Any]], Sequence[Any]] | None = None
-) -> Callable[[], Iterable[Sequence[Any]]]:
+) -> StreamedRows:
     """A listing's ``rows`` callable: the values_list queryset streamed in chunks (datetimes in
     the reporting zone, UUIDs as text: see ``streaming.listing_values``), then ``convert``, in the
     hospital that built the report (bound again while iterating, so a writer may run outside
-    it)."""
-    ref = current_hospital_or_none()
-
-    def rows() -> Iterator[Sequence[Any]]:
-        with hospital_context(ref) if ref is not None else nullcontext():
-            source = listing_values(queryset, local_zone())
-            if convert is None:
-                yield from source
-            else:
-                yield from map(convert, source)
-
-    return rows
+    it). Without ``convert`` it also offers ``text_chunks`` (the CSV fast path)."""
+    return StreamedRows(queryset, convert)
 
 
 def local_datetime(value: dt.datetime | None) -> dt.datetime | None:
