@@ -22,7 +22,8 @@ so that drift (other load on the machine) hits both sides alike; it also records
 time (time.thread_time), which waiting for a CPU on a shared machine does not inflate. Target:
 routed ≥ 0.9× the same view unrouted with requests spread over 100 hospitals. Settings as shipped,
 except in the scenarios named after the setting they change (the values before commit e7bfaae,
-for comparison).
+for comparison). ``BENCH_GC_FREEZE=1`` calls gc.freeze() after each scenario's warm-up (an
+experiment: does the collector walking the open stores' objects explain the spread cost?).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import random
 import shutil
@@ -272,6 +274,11 @@ def run(
             routed.play(warm)
             single.play(warm)
             platform_view.play(warm)
+            if os.environ.get("BENCH_GC_FREEZE"):
+                import gc
+
+                gc.collect()
+                gc.freeze()
             if profile and profile in scenario.name:
                 _profile_round(routed, round_requests, f"routed, {scenario.name}")
                 stores.close_hospital_connections()
