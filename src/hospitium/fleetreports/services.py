@@ -21,13 +21,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.utils import timezone
 from rest_framework import serializers
 
 from hospitium.core.db import atomic_service
 from hospitium.core.errors import (
-    BusinessRuleViolation,
     HospitiumError,
     NotFound,
     ValidationFailed,
@@ -38,21 +37,18 @@ from hospitium.reports import files, registry
 from hospitium.reports.base import ReportTemplate
 from hospitium.reports.errors import (
     ReportError,
-    ReportExpired,
-    ReportNotReady,
     ReportStorageUnavailable,
-    ReportTransientError,
 )
 from hospitium.reports.fleet import fleet_report_data
 from hospitium.reports.generation import (
-    INTERNAL_FAILURE,
     MAX_ATTEMPTS,
-    PROGRESS_SECONDS,
     QUEUE_GRACE_SECONDS,
-    _transient,
+    _after_failure,
+    _Lease,
+    _Stopped,
     lease_seconds,
 )
-from hospitium.reports.services import QUEUE_GIVE_UP, Download, _field_errors
+from hospitium.reports.services import QUEUE_GIVE_UP, Download, _field_errors, downloadable_format
 from hospitium.tenancy.models import Hospital
 
 logger = logging.getLogger("hospitium.reports")
@@ -232,10 +228,6 @@ def _enqueue_on_commit(report_id: uuid.UUID) -> None:
 # -- generating ------------------------------------------------------------------------------
 
 
-class _Stopped(Exception):
-    """The row is no longer this worker's: cancelled, or given to another worker."""
-
-
 @dataclass
 class _Built:
     file: files.BuiltFile
@@ -272,32 +264,6 @@ def _build(
     return _Built(files.write_report(fmt, data), seen[0])
 
 
-class _Lease:
-    def __init__(self, report: FleetReport) -> None:
-        self.report_id = report.pk
-        self.attempt = report.attempts
-        self.percent = 0
-        self.written_at = time.monotonic()
-
-    def mine(self) -> QuerySet[FleetReport]:
-        return FleetReport.objects.filter(
-            pk=self.report_id, status=Status.GENERATING, attempts=self.attempt
-        )
-
-    def beat(self, percent: int, *, force: bool = False) -> None:
-        percent = max(0, min(99, percent))
-        now = time.monotonic()
-        if not force and percent < self.percent + 5 and now - self.written_at < PROGRESS_SECONDS:
-            return
-        renewed = self.mine().update(
-            progress=percent,
-            lease_expires_at=timezone.now() + dt.timedelta(seconds=lease_seconds()),
-        )
-        if not renewed:
-            raise _Stopped()
-        self.percent, self.written_at = percent, now
-
-
 def _take_lease(report_id: uuid.UUID | str) -> FleetReport | None:
     now = timezone.now()
     try:
@@ -328,7 +294,7 @@ def fleet_report_generate(*, report_id: uuid.UUID | str) -> FleetReport | None:
     if report is None:
         logger.info("fleet report %s is not queued any more; nothing to do", report_id)
         return None
-    lease = _Lease(report)
+    lease = _Lease(report.pk, report.attempts, None, model=FleetReport)
     started = time.monotonic()
     built: _Built | None = None
     stored_name = ""
@@ -376,45 +342,11 @@ def fleet_report_generate(*, report_id: uuid.UUID | str) -> FleetReport | None:
         if stored_name:
             files.delete(stored_name)
     except Exception as exc:
-        _after_failure(report, lease, exc)
+        _after_failure(report, lease, exc, label="fleet report")
     finally:
         if built is not None:
             built.file.close()
     return FleetReport.objects.filter(pk=report.pk).first()
-
-
-def _after_failure(report: FleetReport, lease: _Lease, exc: Exception) -> None:
-    now = timezone.now()
-    if _transient(exc):
-        if report.attempts < MAX_ATTEMPTS:
-            logger.warning(
-                "fleet report %s attempt %d hit a transient error, will retry: %r",
-                report.pk,
-                report.attempts,
-                exc,
-            )
-            lease.mine().update(
-                status=Status.QUEUED,
-                progress=0,
-                lease_expires_at=now + dt.timedelta(seconds=QUEUE_GRACE_SECONDS),
-            )
-            raise ReportTransientError(str(report.pk)) from exc
-        message = (
-            "The report could not be stored after several attempts (storage or database "
-            "unavailable). Please try again later."
-        )
-        logger.error(
-            "fleet report %s failed after %d attempts: %r", report.pk, report.attempts, exc
-        )
-    elif isinstance(exc, HospitiumError):
-        message = exc.message
-        logger.warning("fleet report %s failed: %s", report.pk, exc.message)
-    else:
-        message = INTERNAL_FAILURE.format(ref=report.pk)
-        logger.exception("fleet report %s failed with an internal error", report.pk, exc_info=exc)
-    lease.mine().update(
-        status=Status.FAILED, error_message=message[:500], finished_at=now, lease_expires_at=None
-    )
 
 
 # -- download and delete ---------------------------------------------------------------------
@@ -436,20 +368,7 @@ def fleet_report_download(*, report: FleetReport, user: Any) -> Download:
     when the file can neither be read nor rebuilt.
     """
     require_superuser(user)
-    if report.status == Status.EXPIRED:
-        raise ReportExpired(
-            f"This report expired on {report.expires_at:%Y-%m-%d}; generate it again."
-            if report.expires_at
-            else None
-        )
-    if report.is_running:
-        raise ReportNotReady(f"The report is {report.status} ({report.progress} %); try shortly.")
-    if report.status != Status.COMPLETED:
-        reason = f": {report.error_message}" if report.error_message else "."
-        raise BusinessRuleViolation(f"This report is {report.status} and has no file{reason}")
-    fmt = registry.formats().get(report.format)
-    if fmt is None:
-        raise BusinessRuleViolation(f"The format {report.format!r} is no longer available.")
+    fmt = downloadable_format(report)
     regenerated = False
     size: int | None = report.size
     chunks: Iterator[bytes]

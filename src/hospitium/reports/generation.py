@@ -148,17 +148,25 @@ def build_file(
 
 
 class _Lease:
+    """A worker's hold on a generating report row (a hospital's, or a fleet report: ``model``)."""
+
     def __init__(
-        self, report_id: uuid.UUID, attempt: int, callback: Callable[[int], None] | None
+        self,
+        report_id: uuid.UUID,
+        attempt: int,
+        callback: Callable[[int], None] | None,
+        *,
+        model: Any = GeneratedReport,
     ) -> None:
         self.report_id = report_id
         self.attempt = attempt
         self.callback = callback
+        self.model = model
         self.percent = 0
         self.written_at = time.monotonic()
 
     def mine(self) -> Any:
-        return GeneratedReport.objects.filter(
+        return self.model.objects.filter(
             pk=self.report_id, status=Status.GENERATING, attempts=self.attempt
         )
 
@@ -264,12 +272,15 @@ def report_generate(
     return GeneratedReport.objects.filter(pk=report.pk).first()
 
 
-def _after_failure(report: GeneratedReport, lease: _Lease, exc: Exception) -> None:
+def _after_failure(report: Any, lease: _Lease, exc: Exception, *, label: str = "report") -> None:
+    """Requeue the report after a transient error (raising ReportTransientError so that Huey
+    retries), or mark it failed with a message a user can act on."""
     now = timezone.now()
     if _transient(exc):
         if report.attempts < MAX_ATTEMPTS:
             logger.warning(
-                "report %s attempt %d hit a transient error, will retry: %r",
+                "%s %s attempt %d hit a transient error, will retry: %r",
+                label,
                 report.pk,
                 report.attempts,
                 exc,
@@ -284,13 +295,13 @@ def _after_failure(report: GeneratedReport, lease: _Lease, exc: Exception) -> No
             "The report could not be stored after several attempts (storage or database "
             "unavailable). Please try again later."
         )
-        logger.error("report %s failed after %d attempts: %r", report.pk, report.attempts, exc)
+        logger.error("%s %s failed after %d attempts: %r", label, report.pk, report.attempts, exc)
     elif isinstance(exc, HospitiumError):
         message = exc.message
-        logger.warning("report %s failed: %s", report.pk, exc.message)
+        logger.warning("%s %s failed: %s", label, report.pk, exc.message)
     else:
         message = INTERNAL_FAILURE.format(ref=report.pk)
-        logger.exception("report %s failed with an internal error", report.pk, exc_info=exc)
+        logger.exception("%s %s failed with an internal error", label, report.pk, exc_info=exc)
     lease.mine().update(
         status=Status.FAILED,
         error_message=message[:500],

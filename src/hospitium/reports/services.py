@@ -25,6 +25,7 @@ from hospitium.core.errors import (
     ValidationFailed,
 )
 from hospitium.reports import files, registry
+from hospitium.reports.base import ReportFormat
 from hospitium.reports.errors import (
     ReportExpired,
     ReportNotReady,
@@ -252,15 +253,11 @@ def download_filename(report: GeneratedReport, extension: str) -> str:
     return f"{report.template_key}_{safe or report.pk}.{extension}"
 
 
-def report_download(
-    *, report: GeneratedReport, user_id: int | None, ip: str | None, via: str = "api"
-) -> Download:
-    """Stream a completed report's file; a missing or unreadable file is rebuilt from the
-    saved parameters, stored again and served. Each download is counted and logged.
+def downloadable_format(report: Any) -> ReportFormat:
+    """The format of a report (a hospital's or a fleet report) whose file may be downloaded.
 
-    Raises ReportNotReady while it is queued or generating, ReportExpired once expired,
-    BusinessRuleViolation for a failed or cancelled report, ReportStorageUnavailable when the
-    file can neither be read nor rebuilt.
+    Raises ReportExpired once expired, ReportNotReady while queued or generating,
+    BusinessRuleViolation for a failed or cancelled report or a format no longer registered.
     """
     if report.status == Status.EXPIRED:
         raise ReportExpired(
@@ -276,6 +273,20 @@ def report_download(
     fmt = registry.formats().get(report.format)
     if fmt is None:
         raise BusinessRuleViolation(f"The format {report.format!r} is no longer available.")
+    return fmt
+
+
+def report_download(
+    *, report: GeneratedReport, user_id: int | None, ip: str | None, via: str = "api"
+) -> Download:
+    """Stream a completed report's file; a missing or unreadable file is rebuilt from the
+    saved parameters, stored again and served. Each download is counted and logged.
+
+    Raises ReportNotReady while it is queued or generating, ReportExpired once expired,
+    BusinessRuleViolation for a failed or cancelled report, ReportStorageUnavailable when the
+    file can neither be read nor rebuilt.
+    """
+    fmt = downloadable_format(report)
     regenerated = False
     size: int | None = report.size
     try:
