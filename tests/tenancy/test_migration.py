@@ -243,9 +243,10 @@ def test_stores_migrated_one_after_another_match_a_store_built_from_scratch(
     assert [(r.code, r.ok, r.applied) for r in result.results] == [
         (code, True, ["patients.0002_note"]) for code in ("ONE", "THREE", "TWO")
     ]
-    # The template is built from nothing (an empty applied set); the three hospitals share
-    # one applied set, rendered once.
-    assert sorted(n > 0 for n in rendered) == [False, True]
+    # The three hospitals share one applied set, rendered once. (The template, built from
+    # nothing when this fingerprint has none yet, renders the empty set: on PostgreSQL a
+    # template may survive from an earlier run, so that one is not counted.)
+    assert len([n for n in rendered if n > 0]) == 1
     create("FRESH")  # cloned from the template, which was migrated from nothing
     expected = schema_signature("FRESH")
     assert any("note_text_idx" in str(row) for row in expected)
