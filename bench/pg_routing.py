@@ -202,7 +202,9 @@ def _profile_round(player: Player, count: int, label: str) -> None:
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
-    print(f"--- profile: {label}, {count} requests, by own time ---")
+    # Our own functions by cumulative time: where routing spends (hospitium.* only).
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats("hospitium/", 25)
+    print(f"--- profile: {label}, {count} requests, by own time, then ours by cumulative time ---")
     print(out.getvalue(), flush=True)
 
 
@@ -275,7 +277,8 @@ def run(
             single.play(warm)
             if profile and profile in scenario.name:
                 _profile_round(routed, round_requests, f"routed, {scenario.name}")
-                _profile_round(unrouted, round_requests, f"unrouted, {scenario.name}")
+                _profile_round(unrouted, round_requests, f"platform view, {scenario.name}")
+                _profile_round(single, round_requests, f"same view unrouted, {scenario.name}")
             rps: dict[str, list[float]] = {"routed": [], "unrouted": [], "single": []}
             cpu: dict[str, list[float]] = {"routed": [], "single": []}
             switches = apart = statements = 0
