@@ -1,5 +1,6 @@
-"""The routing cache of tenancy.selectors: hits skip the platform store, entries expire, changes
-are forgotten on demand, and the cache stays bounded."""
+"""The routing cache of tenancy.selectors: hits skip the platform store; a change made anywhere
+(another process, the admin, raw SQL) moves the routing generation and is seen within the check
+interval; entries expire; changes are forgotten on demand; the cache stays bounded."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from hospitium.tenancy import selectors
 from hospitium.tenancy.errors import HospitalNotFound
-from hospitium.tenancy.models import Hospital
+from hospitium.tenancy.models import Domain, Hospital, RoutingGeneration
 
 
 @pytest.fixture
@@ -43,14 +44,78 @@ def test_a_cached_hospital_is_answered_without_a_query(
     assert again.code == "ALPHA"
 
 
-def test_an_entry_expires_after_the_ttl(cache_on, clock, hospital_a, django_assert_num_queries):
+def generation() -> int:
+    return RoutingGeneration.objects.get(pk=1).value
+
+
+def test_a_change_made_elsewhere_is_seen_within_the_check_interval(
+    cache_on, clock, hospital_a, django_assert_num_queries
+):
     selectors.hospital_ref_by_code("ALPHA", cached=True)
-    Hospital.objects.filter(code="ALPHA").update(name="Renamed")
+    # As another process (or the admin, or psql) would: no forget_cached_hospitals() here.
+    Hospital.objects.filter(code="ALPHA").update(status=Hospital.Status.ARCHIVED)
     clock.now += 4.9
-    assert selectors.hospital_ref_by_code("ALPHA", cached=True).name != "Renamed"
+    assert selectors.hospital_ref_by_code("ALPHA", cached=True).status == "active"
     clock.now += 0.2
+    with django_assert_num_queries(2):  # the generation, then the hospital again
+        assert selectors.hospital_ref_by_code("ALPHA", cached=True).status == "archived"
+
+
+def test_with_nothing_changed_only_the_generation_is_read_again(
+    cache_on, clock, hospital_a, hospital_b, django_assert_num_queries
+):
+    selectors.hospital_ref_by_code("ALPHA", cached=True)
+    selectors.hospital_ref_by_host("bravo.example.test")
+    clock.now += 5.1
     with django_assert_num_queries(1):
-        assert selectors.hospital_ref_by_code("ALPHA", cached=True).name == "Renamed"
+        assert selectors.hospital_ref_by_code("ALPHA", cached=True).code == "ALPHA"
+        ref = selectors.hospital_ref_by_host("bravo.example.test")
+        assert ref is not None and ref.code == "BRAVO"
+
+
+def test_an_entry_expires_after_its_maximum_age_even_when_nothing_moved(
+    cache_on, clock, hospital_a, django_assert_num_queries
+):
+    selectors.hospital_ref_by_code("ALPHA", cached=True)
+    clock.now += selectors.MAX_AGE_SECONDS + 1
+    with django_assert_num_queries(2):
+        selectors.hospital_ref_by_code("ALPHA", cached=True)
+
+
+def test_every_write_to_routing_facts_moves_the_generation(hospital_a):
+    before = generation()
+    steps = [
+        lambda: Hospital.objects.filter(pk=hospital_a.pk).update(name="Renamed"),
+        lambda: Hospital.objects.filter(pk=hospital_a.pk).update(status="archived"),
+        lambda: Hospital.objects.filter(pk=hospital_a.pk).update(locked_reason="moving"),
+        lambda: Hospital.objects.filter(pk=hospital_a.pk).update(server="s9", store_name="x"),
+        lambda: Domain.objects.create(hospital=hospital_a, host="second.example.test"),
+        lambda: Domain.objects.filter(host="second.example.test").update(host="third.example.test"),
+        lambda: Domain.objects.filter(host="third.example.test").delete(),
+        lambda: Hospital.objects.create(code="ZULU", name="Zulu", store_name="zulu"),
+        lambda: Hospital.objects.filter(code="ZULU").delete(),
+    ]
+    for number, step in enumerate(steps, start=1):
+        step()
+        after = generation()
+        assert after > before, f"step {number} did not move the routing generation"
+        before = after
+
+
+def test_other_hospital_columns_leave_the_generation_alone(hospital_a):
+    before = generation()
+    Hospital.objects.filter(pk=hospital_a.pk).update(migration_fingerprint="f" * 64)
+    assert generation() == before
+
+
+def test_a_write_rolled_back_leaves_the_generation_where_it_was(hospital_a):
+    from django.db import transaction
+
+    before = generation()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Hospital.objects.filter(pk=hospital_a.pk).update(name="Renamed")
+        raise RuntimeError
+    assert generation() == before
 
 
 def test_forgetting_drops_every_entry(cache_on, hospital_a):
@@ -88,7 +153,7 @@ def test_the_cache_stays_bounded(cache_on, clock, monkeypatch, hospital_a):
     ref = selectors.hospital_ref_by_code("ALPHA", cached=True)
     for n in range(9):
         selectors._remember("code", f"OLD{n}", ref)
-    clock.now += 10  # all of the above have expired
+    clock.now += selectors.MAX_AGE_SECONDS + 1  # all of the above have expired
     selectors._remember("code", "FRESH", ref)
     assert len(selectors._entries) == 1, "expired entries go first"
     for n in range(20):

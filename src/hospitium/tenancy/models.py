@@ -97,6 +97,28 @@ class Domain(models.Model):
         return self.host
 
 
+class RoutingGeneration(models.Model):
+    """One row: a number the database raises whenever a hospital's routing facts change.
+
+    Routing facts are what a cached ``HospitalRef`` holds (code, name, status, placement, the
+    maintenance lock) and every domain. Triggers of the platform store raise it on every such
+    write, whoever makes it (services, the admin, raw SQL), so that each web process can keep
+    its routing cache until the number moves, checking it once per
+    HOSPITIUM_TENANT_CACHE_SECONDS instead of re-reading each hospital that often
+    (see ``tenancy.selectors``). Never written by Python code.
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="routing_generation_single_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"routing generation {self.value}"
+
+
 class HospitalBackup(models.Model):
     """A backup file of one hospital's store. Kept (with the code) after the hospital is deleted."""
 

@@ -1,4 +1,5 @@
-"""Reads of hospitals and domains, with a short per-process cache for request routing."""
+"""Reads of hospitals and domains, with a per-process cache for request routing that the
+platform store's routing generation keeps fresh."""
 
 from __future__ import annotations
 
@@ -8,42 +9,76 @@ from django.conf import settings
 
 from hospitium.tenancy.context import HospitalRef
 from hospitium.tenancy.errors import HospitalNotFound
-from hospitium.tenancy.models import Domain, Hospital
+from hospitium.tenancy.models import Domain, Hospital, RoutingGeneration
 
 _MISSING = HospitalRef(id=0, code="", name="", status="", server="", store_name="")
 
 #: Bound on the routing cache; past it, expired entries go first, then everything.
 MAX_CACHED = 20_000
+#: How long an entry may live at most, however quiet the routing generation: a safety net only
+#: (the generation's triggers are what make changes known), and a bound on what a hospital that
+#: no request asks for any more keeps in memory.
+MAX_AGE_SECONDS = 300.0
 
 # The routing cache: (kind, key) → (expires at, ref), read on every request. A plain dict rather
 # than cachetools.TTLCache (which this used before): TTLCache is not thread-safe, so each lookup
 # needed a lock (~2 µs on the hot path of every request, and contention between a worker's
 # threads), while a dict's get and set are atomic under the GIL. An entry read a moment after
-# another thread replaced it is no staler than the TTL already allows.
+# another thread replaced it is no staler than the check interval already allows.
 _entries: dict[tuple[str, str], tuple[float, HospitalRef]] = {}
+
+
+class _Generation:
+    """The routing generation (tenancy.models.RoutingGeneration) as this process last read it.
+
+    The platform store raises the number on every write to a hospital's routing facts or a
+    domain (triggers, so no writer can forget). Every HOSPITIUM_TENANT_CACHE_SECONDS the first
+    lookup reads it again — one small query per process, however many hospitals are cached —
+    and empties the cache if it moved. So a change reaches every process within that interval,
+    as the per-entry TTL guaranteed before, while an unchanged hospital is read from the
+    platform store once per MAX_AGE_SECONDS instead of once per TTL. Plain attributes: two
+    threads that both re-read at the boundary only cost one query more.
+    """
+
+    value: int | None = None
+    next_check = 0.0
 
 
 def forget_cached_hospitals() -> None:
     """Drop what this process cached about hospitals (after a status or domain change)."""
     _entries.clear()
+    _Generation.next_check = 0.0
+
+
+def _revalidate(now: float, interval: float) -> None:
+    if now < _Generation.next_check:
+        return
+    current = RoutingGeneration.objects.values_list("value", flat=True).first()
+    if current is None or current != _Generation.value:
+        # Moved (or unreadable: then nothing is kept that the number cannot vouch for).
+        _entries.clear()
+    _Generation.value = current
+    _Generation.next_check = now + interval
 
 
 def _cached(kind: str, key: str) -> HospitalRef | None:
-    if settings.HOSPITIUM_TENANT_CACHE_SECONDS <= 0:
+    interval = settings.HOSPITIUM_TENANT_CACHE_SECONDS
+    if interval <= 0:
         return None
+    now = time.monotonic()
+    _revalidate(now, interval)
     hit = _entries.get((kind, key))
-    if hit is None or hit[0] <= time.monotonic():
+    if hit is None or hit[0] <= now:
         return None
     return hit[1]
 
 
 def _remember(kind: str, key: str, ref: HospitalRef) -> None:
-    ttl = settings.HOSPITIUM_TENANT_CACHE_SECONDS
-    if ttl <= 0:
+    if settings.HOSPITIUM_TENANT_CACHE_SECONDS <= 0:
         return
     if len(_entries) >= MAX_CACHED:
         _prune()
-    _entries[(kind, key)] = (time.monotonic() + ttl, ref)
+    _entries[(kind, key)] = (time.monotonic() + MAX_AGE_SECONDS, ref)
 
 
 def _prune() -> None:
