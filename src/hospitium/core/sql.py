@@ -2,11 +2,59 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import migrations
+
+#: Every vendor_sql step, in the order the migration modules were imported: (the migration's
+#: module, forward statements per vendor). Read by ``declared_triggers`` so that a test can
+#: compare what the migrations meant to create with what a migrated store has — on SQLite a
+#: later migration that rebuilds a table (most AlterField, some AddField) silently drops its
+#: triggers, and nothing else would notice.
+DECLARED: list[tuple[str, dict[str, Sequence[str]]]] = []
+
+_CREATE_TRIGGER = re.compile(r"^\s*CREATE\s+(?:CONSTRAINT\s+)?TRIGGER\s+\"?(\w+)", re.I)
+_DROP_TRIGGER = re.compile(r"^\s*DROP\s+TRIGGER\s+(?:IF\s+EXISTS\s+)?\"?(\w+)", re.I)
+
+
+def _calling_migration() -> str:
+    """The module name of the migration file that is being imported (the caller's caller…)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = str(frame.f_globals.get("__name__", ""))
+        if ".migrations." in name:
+            return name
+        frame = frame.f_back  # type: ignore[assignment]
+    return ""
+
+
+def declared_triggers(vendor: str, migrations_in_order: Sequence[tuple[str, str]]) -> set[str]:
+    """The names of the triggers the given migrations leave behind on ``vendor``'s store.
+
+    ``migrations_in_order`` is a plan of (app label, migration name), oldest first; the
+    migrations must have been loaded (imported). Each vendor_sql step's CREATE TRIGGER adds a
+    name and DROP TRIGGER removes one, in plan order.
+    """
+    steps: dict[str, list[Sequence[str]]] = {}
+    for module, by_vendor in DECLARED:
+        steps.setdefault(module, []).append(by_vendor.get(vendor, ()))
+    names: set[str] = set()
+    for app_label, name in migrations_in_order:
+        for module, step_lists in steps.items():
+            parts = module.split(".")
+            if parts[-1] != name or parts[-2] != "migrations" or parts[-3] != app_label:
+                continue
+            for statements in step_lists:
+                for statement in statements:
+                    if created := _CREATE_TRIGGER.match(statement):
+                        names.add(created.group(1))
+                    elif dropped := _DROP_TRIGGER.match(statement):
+                        names.discard(dropped.group(1))
+    return names
 
 
 def vendor_sql(
@@ -17,6 +65,7 @@ def vendor_sql(
     reverse_postgresql: Sequence[str] = (),
 ) -> migrations.RunPython:
     """A migration step that runs the statements written for the store it migrates."""
+    DECLARED.append((_calling_migration(), {"sqlite": sqlite, "postgresql": postgresql}))
 
     def run(statements: dict[str, Sequence[str]]) -> Any:
         def apply(apps: Any, schema_editor: Any) -> None:
