@@ -87,6 +87,16 @@ def test_bad_input_answers_the_envelope_with_fields(api, hospital_a, admin_a):
     assert unknown.status_code == 404
 
 
+def test_a_misspelt_option_is_refused_and_nothing_is_queued(api, hospital_a, admin_a):
+    api.force_login(admin_a)
+    body = {k: v for k, v in BODY.items() if k != "include_rows"} | {"include_row": True}
+    answer = generate(api, body)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["fields"] == {"include_row": ["This field is unknown."]}
+    with hospital_context("ALPHA"):
+        assert not GeneratedReport.objects.exists()
+
+
 def test_everyone_sees_their_own_and_admins_and_analysts_see_all(
     api, hospital_a, admin_a, analyst_a, doctor_a
 ):

@@ -21,6 +21,22 @@ from hospitium.core.errors import Category, HospitiumError, InternalError
 logger = logging.getLogger(__name__)
 
 
+class StrictFieldsMixin:
+    """For a serializer: a key in the body that the serializer does not declare is an error
+    (``fields`` names it), not silently dropped as DRF does by default — for bodies where a
+    misspelt option would otherwise change what the request does without a word (a report
+    generated without the rows its ``include_rows`` typo asked for)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        """Refuse undeclared keys; raises rest_framework.exceptions.ValidationError."""
+        fields = self.fields  # type: ignore[attr-defined]
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in fields)
+            if unknown:
+                raise drf.ValidationError({key: ["This field is unknown."] for key in unknown})
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
 class CsrfFailed(drf.PermissionDenied):
     """A session-authenticated unsafe request without a valid CSRF token."""
 

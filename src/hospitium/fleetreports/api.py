@@ -23,6 +23,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hospitium.core.api import StrictFieldsMixin
 from hospitium.core.resources import UUID_PATTERN
 from hospitium.fleetreports.models import FleetReport
 from hospitium.fleetreports.selectors import fleet_report_get, fleet_report_list
@@ -51,7 +52,7 @@ class IsPlatformSuperuser(BasePermission):
         return True
 
 
-class FleetGenerateSerializer(serializers.Serializer[Any]):
+class FleetGenerateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     format = serializers.CharField(max_length=16)
@@ -62,12 +63,6 @@ class FleetGenerateSerializer(serializers.Serializer[Any]):
         allow_empty=False,
         help_text="Hospital codes; leave out for every active hospital.",
     )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({key: ["This field is unknown."] for key in unknown})
-        return attrs
 
 
 class FleetReportSerializer(serializers.ModelSerializer[FleetReport]):

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 
 from hospitium.accounts.roles import READ, WRITE, allowed
 from hospitium.audit.services import audit_record
+from hospitium.core.api import StrictFieldsMixin
 from hospitium.core.context import actor_var, client_ip_var, roles_var
 from hospitium.core.errors import NotFound, ValidationFailed
 from hospitium.core.resources import UUID_PATTERN
@@ -72,7 +73,7 @@ class ReportsPermission(BasePermission):
         )
 
 
-class GenerateSerializer(serializers.Serializer[Any]):
+class GenerateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     filters = serializers.DictField(required=False, default=dict)
