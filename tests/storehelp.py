@@ -138,13 +138,23 @@ def create_server_databases() -> None:
                 raw.execute(f'CREATE DATABASE "{name}"')
 
 
+def spare_schemas(server: str) -> list[str]:
+    """The spare schemas on a server (any fingerprint), read behind the store's back."""
+    with psycopg.connect(_server_url(server), autocommit=True) as raw:
+        rows = raw.execute(
+            "select nspname from pg_namespace where nspname like 'spare\\_%%' order by 1"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
 def drop_all_hospital_schemas() -> None:
-    """Between tests on PostgreSQL: remove every hospital schema (templates stay)."""
+    """Between tests on PostgreSQL: remove every hospital schema and every spare (templates
+    stay), so each test starts with an empty pool."""
     for url in settings.HOSPITIUM_HOSPITAL_SERVERS.values():
         with psycopg.connect(url, autocommit=True) as raw:
             rows = raw.execute(
-                "select nspname from pg_namespace where nspname like 'hospital\\_%%' "
-                "and nspname not like 'hospital\\_tpl\\_%%'"
+                "select nspname from pg_namespace where (nspname like 'hospital\\_%%' "
+                "and nspname not like 'hospital\\_tpl\\_%%') or nspname like 'spare\\_%%'"
             ).fetchall()
             for (name,) in rows:
                 raw.execute(f'DROP SCHEMA "{name}" CASCADE')

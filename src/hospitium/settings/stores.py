@@ -30,6 +30,9 @@ SQLITE_OPTIONS: dict[str, Any] = {
 
 #: Connections each process keeps per PostgreSQL server (psycopg's pool, through Django).
 HOSPITIUM_PG_POOL_SIZE = env_int("HOSPITIUM_PG_POOL_SIZE", 8, minimum=1)
+#: Spare hospital schemas kept ready on each PostgreSQL server (built from the current template;
+#: provisioning renames one into place instead of cloning). 0 turns the pool off.
+HOSPITIUM_PG_SPARE_SCHEMAS = env_int("HOSPITIUM_PG_SPARE_SCHEMAS", 2, minimum=0)
 #: The schema that holds the platform store on PostgreSQL.
 HOSPITIUM_PLATFORM_SCHEMA = env_str("HOSPITIUM_PLATFORM_SCHEMA", "platform")
 

@@ -22,6 +22,7 @@ from hospitium.tenancy.context import HospitalRef
 from hospitium.tenancy.fingerprint import apply_hospital_migrations, hospital_fingerprint
 from hospitium.tenancy.models import Hospital
 from hospitium.tenancy.router import hospital_app_labels
+from hospitium.tenancy.spares import SpareRefill, spares_refill
 from hospitium.tenancy.stores import registry
 
 __all__ = ["ensure_template", "fleet_migrate", "hospital_fingerprint", "migrate_store"]
@@ -88,6 +89,9 @@ class FleetMigration:
     behind: int
     results: list[HospitalMigration] = field(default_factory=list)
     seconds: float = 0.0
+    #: The spare-schema pools topped up at the end (PostgreSQL only), or why that failed.
+    spares: list[SpareRefill] = field(default_factory=list)
+    spares_error: str = ""
 
     @property
     def failures(self) -> list[HospitalMigration]:
@@ -125,11 +129,15 @@ def fleet_migrate(
     processes: int | None = None,
     progress: bool = False,
     migrate_platform: bool = True,
+    refill_spares: bool = True,
 ) -> FleetMigration:
-    """Migrate the platform store, then every hospital whose fingerprint is behind, in parallel.
+    """Migrate the platform store, then every hospital whose fingerprint is behind, in parallel;
+    then (``refill_spares``) replace the spare schemas of older fingerprints on each PostgreSQL
+    server with spares of the new one, so the first hospitals after a deploy need no clone.
 
     A failing hospital does not stop the others; its error is in the result. Hospitals that
-    succeed get the current fingerprint recorded.
+    succeed get the current fingerprint recorded. A failed refill is reported in the result
+    (``spares_error``), never raised: provisioning clones when the pool is empty.
     """
     started = time.perf_counter()
     if migrate_platform:
@@ -165,6 +173,12 @@ def fleet_migrate(
                 migration_fingerprint=fingerprint
             )
     summary.results.sort(key=lambda result: result.code)
+    if refill_spares:
+        try:
+            summary.spares = spares_refill()
+        except Exception as exc:
+            logger.warning("refilling the spare schemas failed: %s", exc)
+            summary.spares_error = f"{type(exc).__name__}: {exc}"
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -1,7 +1,8 @@
-"""Background tasks that work inside one hospital.
+"""Background tasks: the tenancy's own upkeep (refilling a server's spare schemas), and the
+decorator for tasks that work inside one hospital.
 
-A task never relies on a hospital bound in the process that enqueued it (the worker is another
-process): the hospital code is its first argument, and the task binds it before running.
+A hospital task never relies on a hospital bound in the process that enqueued it (the worker is
+another process): the hospital code is its first argument, and the task binds it before running.
 """
 
 from __future__ import annotations
@@ -38,3 +39,12 @@ def hospital_task(
         return db_task(**task_options)(wrapped)
 
     return decorate
+
+
+@db_task()
+def refill_spare_schemas(server: str) -> int:
+    """Top up one PostgreSQL server's pool of spare schemas (enqueued when provisioning took a
+    spare); return how many were built. Raises what the refill raises (logged by Huey)."""
+    from hospitium.tenancy.spares import spares_refill
+
+    return sum(len(result.built) for result in spares_refill(server=server))

@@ -8,7 +8,8 @@ import os
 import subprocess
 import time
 import uuid
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,29 @@ logger = logging.getLogger(__name__)
 ENGINE = "hospitium.tenancy.backends.postgresql"
 SCHEMA_PREFIX = "hospital_"
 TEMPLATE_PREFIX = "hospital_tpl_"
+#: Spare schemas: ``spare_<fingerprint[:16]>_<random>``. Never ``hospital_…``, so no hospital
+#: code can name one, and the fingerprint in the name keeps a spare of older migrations unused.
+SPARE_PREFIX = "spare_"
+#: First keys of the two-key advisory locks: one spare (second key: hashtext of its name), and
+#: the refill of one server's pool (second key 0).
+_SPARE_LOCK = 0x48535053
+_REFILL_LOCK = 0x48535052
+#: How many spares one provisioning tries before it clones instead (each is skipped only when
+#: another transaction holds it or has just taken it).
+_TAKE_ATTEMPTS = 4
+_SPARES = "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname LIKE %s ORDER BY nspname"
+# The candidates are listed first (MATERIALIZED keeps the lock function away from other
+# schemas), then locked one at a time without waiting: a spare another transaction holds is
+# skipped, never waited for.
+_CLAIM = """
+    WITH candidates AS MATERIALIZED (
+        SELECT nspname FROM pg_catalog.pg_namespace
+        WHERE nspname LIKE %s AND NOT nspname = ANY(%s::text[]) ORDER BY nspname
+    )
+    SELECT nspname FROM candidates
+    WHERE pg_catalog.pg_try_advisory_xact_lock(%s, pg_catalog.hashtext(nspname::text))
+    LIMIT 1
+"""
 #: btree_gist: equality on scalar columns inside GiST exclusion constraints ("no overlap").
 EXTENSIONS = ("btree_gist",)
 _prepared: set[str] = set()
@@ -40,6 +64,40 @@ _TABLES = "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = %s ORDE
 
 def schema_name(code: str) -> str:
     return SCHEMA_PREFIX + code.lower()
+
+
+def spare_prefix(fingerprint: str | None = None) -> str:
+    """The name prefix of spare schemas built for a fingerprint (default: the current one)."""
+    return f"{SPARE_PREFIX}{(fingerprint or hospital_fingerprint())[:16]}_"
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+
+
+def _checkpoint(step: str) -> None:
+    """A named point inside PostgresStore.create's transaction. Tests replace it to inject a
+    failure."""
+
+
+def _enqueue_refill(server: str) -> None:
+    from hospitium.tenancy.tasks import refill_spare_schemas
+
+    refill_spare_schemas(server)
+
+
+@dataclass
+class SpareRefill:
+    """What one refill of a server's pool did."""
+
+    server: str
+    target: int
+    ready: list[str] = field(default_factory=list)
+    built: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    #: Spares left in place because another transaction held them (being taken or dropped).
+    busy: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def _q(identifier: str) -> str:
@@ -155,16 +213,131 @@ class PostgresStore(Store):
         return _clone_script(self.server, template)
 
     def create(self, ref: HospitalRef) -> None:
+        """Create the hospital's schema in one transaction: rename a spare of the current
+        fingerprint into place when the pool has one, else clone the template. A failure leaves
+        no schema (and a spare it took back in the pool). Raises StoreExists."""
         template = self.ensure_template()
-        script = self.clone_script(template)
         schema = ref.store_name
+        spare: str | None = None
         # One transaction: PostgreSQL's DDL is transactional, so a failure leaves no schema.
         with transaction.atomic(using=self.server_alias), schema_context(self.server_alias, schema):
             if self.schema_exists(schema):
                 raise StoreExists(schema)
-            with self._connection().cursor() as cursor:
-                cursor.execute(f"CREATE SCHEMA {_q(schema)}")
-                cursor.execute(script)
+            if settings.HOSPITIUM_PG_SPARE_SCHEMAS > 0:
+                spare = self._take_spare(schema)
+            if spare is not None:
+                _checkpoint("spare taken")
+                transaction.on_commit(
+                    partial(_enqueue_refill, self.server), using=self.server_alias, robust=True
+                )
+            else:
+                script = self.clone_script(template)
+                with self._connection().cursor() as cursor:
+                    cursor.execute(f"CREATE SCHEMA {_q(schema)}")
+                    cursor.execute(script)
+                _checkpoint("cloned")
+        if spare is not None:
+            logger.info("hospital schema %s on %s is the spare %s", schema, self.server, spare)
+
+    # -- the pool of spare schemas -----------------------------------------------------------
+
+    def spares(self) -> list[str]:
+        """Every spare schema on this server, of any fingerprint, by name."""
+        with self._connection().cursor() as cursor:
+            cursor.execute(_SPARES, (_like_prefix(SPARE_PREFIX),))
+            return [row[0] for row in cursor.fetchall()]
+
+    def _take_spare(self, schema: str) -> str | None:
+        """Inside the caller's transaction: lock a spare of the current fingerprint and rename
+        it to ``schema``; return the spare's name, or None when none is free.
+
+        The lock is an advisory transaction lock on the spare's name, tried without waiting, so
+        two provisioners never take the same spare and never wait for each other. The list of
+        candidates was read before the lock was granted, so the spare's existence is checked
+        again after it (a new statement sees what committed meanwhile, under READ COMMITTED).
+        """
+        tried: list[str] = []
+        pattern = _like_prefix(spare_prefix())
+        with self._connection().cursor() as cursor:
+            for _attempt in range(_TAKE_ATTEMPTS):
+                cursor.execute(_CLAIM, (pattern, tried, _SPARE_LOCK))
+                row = cursor.fetchone()
+                if row is None:
+                    return None
+                spare: str = row[0]
+                tried.append(spare)
+                cursor.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (spare,))
+                if cursor.fetchone() is None:
+                    continue  # taken (or dropped) and committed by another transaction
+                cursor.execute(f"ALTER SCHEMA {_q(spare)} RENAME TO {_q(schema)}")
+                return spare
+        return None
+
+    def drop_spare(self, name: str) -> bool:
+        """Drop a spare unless another transaction holds it (it may be being taken right now);
+        return whether it is gone. Raises ValueError for a name that is not a spare's."""
+        if not name.startswith(SPARE_PREFIX):
+            raise ValueError(f"{name!r} is not a spare schema")
+        with transaction.atomic(using=self.server_alias), self._connection().cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_catalog.pg_try_advisory_xact_lock(%s, pg_catalog.hashtext(%s))",
+                (_SPARE_LOCK, name),
+            )
+            if not cursor.fetchone()[0]:
+                return False
+            # By name, as the catalog is now: a spare taken since it was listed is a hospital's
+            # schema under another name, and this drops nothing.
+            cursor.execute(f"DROP SCHEMA IF EXISTS {_q(name)} CASCADE")
+        return True
+
+    def refill_spares(self, target: int) -> SpareRefill:
+        """Drop spares of other fingerprints and beyond ``target``, then build spares until
+        ``target`` of the current fingerprint are ready. Refills of one server take turns (an
+        advisory lock around each count-and-build), so two never overshoot the target.
+
+        Raises what building the template or a spare raises (spares built before stay).
+        """
+        started = time.perf_counter()
+        result = SpareRefill(self.server, target)
+        prefix = spare_prefix()
+        for name in self.spares():
+            if not name.startswith(prefix):
+                (result.dropped if self.drop_spare(name) else result.busy).append(name)
+        if target > 0:
+            template = self.ensure_template()
+            script = self.clone_script(template)
+            while True:
+                name = prefix + uuid.uuid4().hex[:8]
+                with (
+                    transaction.atomic(using=self.server_alias),
+                    schema_context(self.server_alias, name),
+                ):
+                    with self._connection().cursor() as cursor:
+                        cursor.execute(
+                            "SELECT pg_catalog.pg_advisory_xact_lock(%s, 0)", (_REFILL_LOCK,)
+                        )
+                    ready = [n for n in self.spares() if n.startswith(prefix)]
+                    if len(ready) >= target:
+                        break
+                    with self._connection().cursor() as cursor:
+                        cursor.execute(f"CREATE SCHEMA {_q(name)}")
+                        cursor.execute(script)
+                result.built.append(name)
+        ready = [n for n in self.spares() if n.startswith(prefix)]
+        for name in ready[target:]:
+            (result.dropped if self.drop_spare(name) else result.busy).append(name)
+        result.ready = [n for n in self.spares() if n.startswith(prefix)]
+        result.seconds = time.perf_counter() - started
+        if result.built or result.dropped:
+            logger.info(
+                "spare schemas on %s: built %d, dropped %d, %d ready (%.2fs)",
+                self.server,
+                len(result.built),
+                len(result.dropped),
+                len(result.ready),
+                result.seconds,
+            )
+        return result
 
     def remove(self, ref: HospitalRef) -> None:
         self._drop(ref.store_name)

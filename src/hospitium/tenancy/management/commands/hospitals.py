@@ -1,4 +1,4 @@
-"""`hospitium hospitals create|list|archive|repair`."""
+"""`hospitium hospitals create|list|archive|repair|backup|restore|delete|move|spares`."""
 
 from __future__ import annotations
 
@@ -14,10 +14,14 @@ from hospitium.tenancy.migration import hospital_fingerprint
 from hospitium.tenancy.moves import hospital_move
 from hospitium.tenancy.provisioning import hospital_archive, hospital_create, hospital_repair
 from hospitium.tenancy.selectors import hospital_list
+from hospitium.tenancy.spares import spares_list, spares_refill
 
 
 class Command(BaseCommand):
-    help = "Create, list, archive, repair, back up, restore, delete and move hospitals."
+    help = (
+        "Create, list, archive, repair, back up, restore, delete and move hospitals; show or "
+        "refill the pool of spare schemas (PostgreSQL)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -56,6 +60,16 @@ class Command(BaseCommand):
         move = sub.add_parser("move", help="move a hospital to another PostgreSQL server")
         move.add_argument("code")
         move.add_argument("--to", required=True, dest="server", metavar="SERVER")
+        spares = sub.add_parser(
+            "spares", help="show each PostgreSQL server's pool of spare schemas"
+        )
+        spares.add_argument(
+            "--fill",
+            action="store_true",
+            help="first top each pool up to HOSPITIUM_PG_SPARE_SCHEMAS, dropping stale spares",
+        )
+        spares.add_argument("--server", help="only this server")
+        spares.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -161,3 +175,47 @@ class Command(BaseCommand):
             f"moved hospital {result.code} from {result.source} to {result.target} "
             f"({result.rows} rows verified)"
         )
+
+    def do_spares(self, options: dict[str, Any]) -> None:
+        refills = (
+            {r.server: r for r in spares_refill(server=options["server"])}
+            if options["fill"]
+            else {}
+        )
+        pools = spares_list(server=options["server"])
+        if options["json"]:
+            rows = [
+                {
+                    "server": pool.server,
+                    "target": pool.target,
+                    "ready": pool.ready,
+                    "stale": pool.stale,
+                    **(
+                        {
+                            "built": refills[pool.server].built,
+                            "dropped": refills[pool.server].dropped,
+                        }
+                        if pool.server in refills
+                        else {}
+                    ),
+                }
+                for pool in pools
+            ]
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        if not pools:
+            self.stdout.write(
+                "no spare schemas: hospitals are SQLite files here, and copying the template "
+                "needs no pool"
+            )
+            return
+        self.stdout.write(f"{'SERVER':<16} {'TARGET':>6} {'READY':>5} {'STALE':>5}")
+        for pool in pools:
+            line = f"{pool.server:<16} {pool.target:>6} {len(pool.ready):>5} {len(pool.stale):>5}"
+            refill = refills.get(pool.server)
+            if refill is not None:
+                line += (
+                    f"  (built {len(refill.built)}, dropped {len(refill.dropped)} "
+                    f"in {refill.seconds:.2f}s)"
+                )
+            self.stdout.write(line)

@@ -32,6 +32,14 @@ class Command(BaseCommand):
             f"platform migrated; {result.checked} hospitals checked, {result.behind} behind, "
             f"{len(migrated)} migrated, {len(result.failures)} failed ({result.seconds:.2f}s)"
         )
+        for pool in result.spares:
+            if pool.built or pool.dropped:
+                self.stdout.write(
+                    f"spare schemas on {pool.server}: {len(pool.ready)} ready "
+                    f"(built {len(pool.built)}, dropped {len(pool.dropped)})"
+                )
+        if result.spares_error:
+            self.stderr.write(f"WARNING spare schemas not refilled: {result.spares_error}")
         for failure in result.failures:
             self.stderr.write(f"FAILED {failure.code}: {failure.error}")
         if not result.ok:
