@@ -310,6 +310,7 @@ def run(
         by_step: dict[str, dict[str, list[float]]] = {"clone": {}, "spare": {}}
         refill_per_spare: list[float] = []
         unused = 0
+        _common.maybe_wait_for_quiet()
         others = Load()
         started = time.time()
         try:
