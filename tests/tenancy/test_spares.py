@@ -68,6 +68,18 @@ def _sequences(code: str) -> list[tuple[Any, ...]]:
     )
 
 
+def _functions(code: str) -> list[tuple[str, str]]:
+    """The store's functions (trigger functions and helpers), with its own name taken out."""
+    schema = Hospital.objects.get(code=code).store_name
+    rows = raw_execute(
+        code,
+        "select p.proname, pg_get_functiondef(p.oid) from pg_proc p "
+        "join pg_namespace n on n.oid = p.pronamespace where n.nspname = %s order by 1, 2",
+        (schema,),
+    )
+    return [(name, definition.replace(schema, "S")) for name, definition in rows]
+
+
 def _plant_stale_spare(server: str) -> None:
     """A complete spare whose name says it was built for other migrations."""
     built = _store(server).refill_spares(1).built
@@ -92,6 +104,7 @@ def test_a_hospital_from_a_spare_has_the_schema_and_data_of_a_cloned_one(setting
     assert spare not in after  # renamed into the hospital's schema …
     assert len(after) == 1  # … and the refill enqueued on commit (run at once here) replaced it
     assert schema_signature("SPARED") == schema_signature("CLONED")
+    assert _functions("SPARED") == _functions("CLONED") != []
     # The identity sequences (django_migrations' here) stand where the template's do.
     assert _sequences("SPARED") == _sequences("CLONED") != []
     migrations = "select id, app, name from django_migrations order by id"
