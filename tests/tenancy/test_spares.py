@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
+from django.db import transaction
 from psycopg import sql
 
 from hospitium.encounters.models import Icd10Code
@@ -179,6 +180,28 @@ def test_a_spare_held_by_another_transaction_is_skipped_without_waiting(settings
     finally:
         release.cancel()
         holder.close()
+
+
+@pytest.mark.postgresql_only
+def test_a_listed_spare_that_is_gone_once_locked_is_passed_over(settings, monkeypatch):
+    # What a provisioner sees when another one took the spare and committed between this one's
+    # listing and its lock: a name that no longer exists. Here the listing offers a ghost first.
+    store = _store("s1")
+    [spare] = store.refill_spares(1).ready
+    ghost = postgresql.spare_prefix() + "00ghost0"
+    monkeypatch.setattr(
+        postgresql,
+        "_CLAIM",
+        # The ghost comes first (order 0); the rest is the real listing, without the lock.
+        "SELECT nspname FROM ("  # noqa: S608 (the test's own constant name)
+        f"  SELECT '{ghost}'::text AS nspname, 0 AS o UNION ALL"
+        "  SELECT nspname::text, 1 FROM pg_catalog.pg_namespace WHERE nspname LIKE %s"
+        ") candidates WHERE NOT nspname = ANY(%s::text[]) AND %s IS NOT NULL "
+        "ORDER BY o, nspname LIMIT 1",
+    )
+    with transaction.atomic(using=store.server_alias):
+        assert store._take_spare("hospital_ghostly") == spare
+    assert store.schema_exists("hospital_ghostly") and spare_schemas("s1") == []
 
 
 @pytest.mark.postgresql_only
