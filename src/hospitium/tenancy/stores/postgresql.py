@@ -40,8 +40,9 @@ SPARE_PREFIX = "spare_"
 #: the refill of one server's pool (second key 0).
 _SPARE_LOCK = 0x48535053
 _REFILL_LOCK = 0x48535052
-#: How many spares one provisioning tries before it clones instead (each is skipped only when
-#: another transaction holds it or has just taken it).
+#: How many locked spares may turn out gone (taken and committed by another provisioner after
+#: they were listed) before a provisioning clones instead. Spares another transaction holds
+#: cost no attempt: the claim's one statement passes over them.
 _TAKE_ATTEMPTS = 4
 _SPARES = "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname LIKE %s ORDER BY nspname"
 # The candidates are listed first (MATERIALIZED keeps the lock function away from other
