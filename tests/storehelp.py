@@ -106,8 +106,7 @@ def existing_stores() -> list[str]:
     for server, url in settings.HOSPITIUM_HOSPITAL_SERVERS.items():
         with psycopg.connect(url, autocommit=True) as raw:
             rows = raw.execute(
-                "select nspname from pg_namespace where nspname like 'hospital\\_%%' "
-                "and nspname not like 'hospital\\_tpl\\_%%' order by 1"
+                "select nspname from pg_namespace where nspname like 'hospital\\_%%' order by 1"
             ).fetchall()
         names += [f"{server}/{row[0]}" for row in rows]
     return names
@@ -153,8 +152,8 @@ def drop_all_hospital_schemas() -> None:
     for url in settings.HOSPITIUM_HOSPITAL_SERVERS.values():
         with psycopg.connect(url, autocommit=True) as raw:
             rows = raw.execute(
-                "select nspname from pg_namespace where (nspname like 'hospital\\_%%' "
-                "and nspname not like 'hospital\\_tpl\\_%%') or nspname like 'spare\\_%%'"
+                "select nspname from pg_namespace where nspname like 'hospital\\_%%' "
+                "or nspname like 'spare\\_%%' or nspname like 'aside\\_%%'"
             ).fetchall()
             for (name,) in rows:
                 raw.execute(f'DROP SCHEMA "{name}" CASCADE')

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -349,10 +350,34 @@ def test_the_template_schema_is_rebuilt_when_the_migrations_change(monkeypatch):
     monkeypatch.setattr(postgresql, "hospital_fingerprint", lambda: "e" * 64)
     try:
         second = store.ensure_template()
-        assert second == "hospital_tpl_" + "e" * 16 != first
+        assert second == "template_" + "e" * 16 != first
         assert store.schema_exists(first) and store.schema_exists(second)
     finally:
-        store._drop("hospital_tpl_" + "e" * 16)
+        store._drop("template_" + "e" * 16)
+
+
+@pytest.mark.postgresql_only
+def test_no_hospital_code_can_name_a_template(monkeypatch):
+    from hospitium.tenancy.stores import postgresql
+
+    store = stores.store_for_server("s1")
+    fingerprint = "ab12" * 16
+    # A hospital whose code spells what the next deploy's template would have been called under
+    # the old prefix ("hospital_tpl_<16 hex>"): its schema must never be taken for a template.
+    code = "TPL_" + fingerprint[:16].upper()
+    hospital = hospital_create(code=code, name="Tricky", domains=["tricky.example.test"]).hospital
+    with hospital_context(hospital):
+        factories.patient()
+    monkeypatch.setattr(postgresql, "hospital_fingerprint", lambda: fingerprint)
+    try:
+        template = store.ensure_template()
+        assert template != hospital.store_name
+        assert not template.startswith(postgresql.SCHEMA_PREFIX)
+        with connections[store.server_alias].cursor() as cursor:
+            cursor.execute(f'SELECT count(*) FROM "{template}".patients_patient')  # noqa: S608 (our own name)
+            assert cursor.fetchone()[0] == 0
+    finally:
+        store._drop("template_" + fingerprint[:16])
 
 
 @pytest.mark.postgresql_only

@@ -32,7 +32,13 @@ logger = logging.getLogger(__name__)
 
 ENGINE = "hospitium.tenancy.backends.postgresql"
 SCHEMA_PREFIX = "hospital_"
-TEMPLATE_PREFIX = "hospital_tpl_"
+#: Templates, their build names and schemas set aside during a restore never start with
+#: SCHEMA_PREFIX: a hospital code (A–Z, 0–9, _) could otherwise name one of them — until
+#: 2026-11-22 the prefix was "hospital_tpl_", which a hospital coded TPL_<16 hex> shared, and a
+#: template looked up by a future fingerprint would have been that hospital's schema, patients
+#: and all.
+TEMPLATE_PREFIX = "template_"
+ASIDE_PREFIX = "aside_"
 #: Spare schemas: ``spare_<fingerprint[:16]>_<random>``. Never ``hospital_…``, so no hospital
 #: code can name one, and the fingerprint in the name keeps a spare of older migrations unused.
 SPARE_PREFIX = "spare_"
@@ -390,7 +396,7 @@ class PostgresStore(Store):
         restore (one transaction) has succeeded; on failure it is renamed back.
         """
         schema = ref.store_name
-        aside = f"{schema}_old_{uuid.uuid4().hex[:8]}"
+        aside = f"{ASIDE_PREFIX}{uuid.uuid4().hex[:12]}_{schema}"[:63]
         self.close(ref)
         had_schema = self.schema_exists(schema)
         if had_schema:
