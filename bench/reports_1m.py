@@ -33,7 +33,7 @@ Measured, against the issue's targets:
   of ``--pdf-runs`` runs.
 * **fetch** / **rows** / **text** — where an export's time goes: the listing's rows read from the
   database with nothing done to them, as the listing yields them to a format, and as the
-  display-ready text chunks the CSV writer takes (the fast path; 0 rows when there is none).
+  fast path's chunks the CSV writer takes (finished lines; 0 rows when there is none).
 
 Exports are interleaved (real, alone, real, alone…) so that drift on the shared machine hits both.
 Every part records how busy the CPUs were with other work ("others").
@@ -926,10 +926,18 @@ def child(kind: str, date_from: dt.date, date_to: dt.date, profile: bool) -> dic
                 for chunk in compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=2000):
                     count += len(chunk)
             elif kind == "text":
-                # None (nothing counted, 0 rows/s) for code without the fast path
-                make = getattr(listing, "text_chunks", None)
-                for text_chunk in (make() if make is not None else None) or ():
-                    count += len(text_chunk)
+                # The fast path's chunks, read with nothing written: finished CSV lines
+                # (csv_chunks: (text, rows) pairs), or the rows of values of the earlier fast
+                # path (text_chunks), for comparing with older code; nothing counted (0 rows/s)
+                # for code without one.
+                make = getattr(listing, "csv_chunks", None)
+                if make is not None:
+                    for _text, rows in make() or ():
+                        count += rows
+                else:
+                    make = getattr(listing, "text_chunks", None)
+                    for text_chunk in (make() if make is not None else None) or ():
+                        count += len(text_chunk)
             else:
                 for _row in listing.rows():
                     count += 1

@@ -1,26 +1,32 @@
-"""The CSV fast path (listings as display-ready text computed by the database, read in chunks by a
-raw cursor: ``streaming.text_listing``) writes exactly the file the general path writes
-(``listing_values`` + the csv module), around daylight-saving changes of the reporting zone, for
-datetimes outside the SQL window, microseconds, empty values and text the csv module must quote.
-On PostgreSQL the fast path does not apply and the general path is used."""
+"""The CSV fast path (finished CSV lines built by the database, read in slices by reader threads:
+``csvlines.csv_lines``) writes exactly the file the general path writes (``listing_values`` +
+the csv module), around daylight-saving changes of the reporting zone, for datetimes outside the
+SQL window, microseconds, empty values and text the csv module must quote (or must not: leading
+and trailing spaces, tabs, non-ASCII). On PostgreSQL the fast path does not apply and the
+general path is used."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+import sqlite3
+import threading
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connections, transaction
 from django.utils import timezone
 
 from hospitium.billing.models import InvoiceLine
 from hospitium.encounters.models import Treatment, Visit
 from hospitium.patients.models import Patient
+from hospitium.reports import csvlines
 from hospitium.reports.base import Listing, ReportData, ReportMeta, ReportTemplate
+from hospitium.reports.csvlines import csv_lines
 from hospitium.reports.formats.csv import FORMAT as CSV
-from hospitium.reports.streaming import listing_values, text_listing
+from hospitium.reports.streaming import listing_values
 from hospitium.reports.templates.patient_summary import TEMPLATE as PATIENT_SUMMARY
 from hospitium.reports.templates.treatment_outcomes import TEMPLATE as TREATMENT_OUTCOMES
 from hospitium.reports.templates.visit_trends import TEMPLATE as VISIT_TRENDS
@@ -33,7 +39,21 @@ DATE_TO = dt.date(2025, 4, 30)
 #: Zones with their daylight-saving changes inside the period (Lord Howe: half an hour), and two
 #: without any.
 ZONES = ["Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]
-TEXTS = ["", "Toux, fièvre", 'Says "ouch"', "Line one\nline two", "Кашель 咳嗽", " padded "]
+TEXTS = [
+    "",
+    "Toux, fièvre",
+    'Says "ouch"',
+    "Line one\nline two",
+    "Кашель 咳嗽",
+    " padded ",
+    '"',
+    "carriage\rreturn",
+    "crlf\r\nend",
+    "\ttab, then 'single' quotes",
+    "trailing ",
+    "😀 emoji",
+    '",\n',
+]
 
 
 def _changes(zone: ZoneInfo) -> list[dt.datetime]:
@@ -129,7 +149,7 @@ def _general(data: ReportData) -> ReportData:
 
     general = ReportData(data.meta, data.figures, data.tables, data.series)
     general.listings = [plain(listing) for listing in data.listings]
-    assert all(listing.text_chunks is None for listing in general.listings)
+    assert all(listing.csv_chunks is None for listing in general.listings)
     return general
 
 
@@ -150,13 +170,13 @@ def test_fast_path_file_equals_the_general_path_file(
         visits = _fill(zone)
     data = _build(template, hospital_a)
     listing = data.listings[0]
-    assert listing.text_chunks is not None
-    chunks = listing.text_chunks()
+    assert listing.csv_chunks is not None
+    chunks = listing.csv_chunks()
     if storehelp.on_postgres():
         assert chunks is None  # the general path writes the file
     else:
         assert chunks is not None
-        assert sum(len(chunk) for chunk in chunks) > 0
+        assert sum(rows for _text, rows in chunks) > 0
     fast, fast_count = _csv(data)
     general, general_count = _csv(_general(data))
     assert fast == general
@@ -172,51 +192,196 @@ def test_fast_path_file_equals_the_general_path_file(
         assert "2074-" in text or "2075-" in text  # the far end, outside the SQL window
 
 
+def _written(rows: list[Any]) -> str:
+    """What the CSV format's csv module writes for these rows."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue()
+
+
+def _lines(plan: csvlines.CsvLines) -> tuple[str, int]:
+    chunks = list(plan.chunks())
+    return "".join(text for text, _ in chunks), sum(rows for _, rows in chunks)
+
+
+def _out_of_window_visits() -> None:
+    """Visits before and after the window computed in SQL, at a change of each side."""
+    doctor = factories.practitioner()
+    patient = factories.patient()
+    for start in (
+        dt.datetime(1985, 3, 31, 0, 59, 59, tzinfo=dt.UTC),
+        dt.datetime(1989, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
+        dt.datetime(1990, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2059, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
+    ):
+        Visit.objects.create(patient=patient, practitioner=doctor, started_at=start, ended_at=None)
+
+
+VISIT_COLUMNS = ("id", "started_at", "ended_at", "kind", "patient__mrn", "chief_complaint")
+
+
 @pytest.mark.parametrize("zone_name", ZONES)
-def test_text_listing_rows_are_what_the_csv_module_writes_for_the_general_rows(
-    hospital_a: Hospital, zone_name: str
+@pytest.mark.parametrize(("ranges", "readers"), [(1, 0), (7, 2), (40, 1)])
+def test_csv_lines_are_what_the_csv_module_writes_for_the_general_rows(
+    hospital_a: Hospital, zone_name: str, ranges: int, readers: int
 ) -> None:
     zone = ZoneInfo(zone_name)
     with hospital_context(hospital_a):
         _fill(zone)
-        # before and after the window computed in SQL, at a change of each side
-        doctor = factories.practitioner()
-        patient = factories.patient()
-        for start in (
-            dt.datetime(1985, 3, 31, 0, 59, 59, tzinfo=dt.UTC),
-            dt.datetime(1989, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
-            dt.datetime(1990, 1, 1, tzinfo=dt.UTC),
-            dt.datetime(2059, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
-        ):
-            Visit.objects.create(
-                patient=patient, practitioner=doctor, started_at=start, ended_at=None
-            )
-        queryset = Visit.objects.order_by("started_at", "id").values_list(
-            "id", "started_at", "ended_at", "kind", "patient__mrn", "chief_complaint"
-        )
-        plan = text_listing(queryset, zone)
+        _out_of_window_visits()
+        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
+        plan = csv_lines(queryset, zone, ranges=ranges, readers=readers)
         if storehelp.on_postgres():
             assert plan is None
             return
         assert plan is not None
-        fast = [row for chunk in plan.chunks() for row in chunk]
+        assert len(plan.selects) == ranges  # cut on started_at, from 1985 to 2059
+        fast, count = _lines(plan)
         general = list(listing_values(queryset, zone))
-
-    def written(rows: list[Any]) -> str:
-        out = io.StringIO()
-        csv.writer(out).writerows(rows)
-        return out.getvalue()
-
-    assert len(fast) == len(general) > 5
-    assert written(fast) == written(general)
-    assert all(isinstance(value, str) for value in fast[0][:2])  # text, no per-value objects
+    assert count == len(general) > 5
+    assert fast == _written(general)
 
 
 @pytest.mark.sqlite_only
-def test_text_listing_does_not_apply_to_columns_it_cannot_format(hospital_a: Hospital) -> None:
+def test_csv_lines_keep_the_order_of_rows_that_tie_on_the_cut_column(
+    hospital_a: Hospital, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many rows at one instant, in small chunks over several slices and two reader threads:
+    every row once, in (started_at, id) order, whichever reader read it."""
+    monkeypatch.setattr(csvlines, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(csvlines, "AHEAD_CHUNKS", 2)
+    started: list[int] = []
+    real_read = csvlines._read
+
+    def counting_read(*args: Any) -> None:
+        started.append(len(args[1]))
+        real_read(*args)
+
+    monkeypatch.setattr(csvlines, "_read", counting_read)
     zone = ZoneInfo("Europe/Paris")
     with hospital_context(hospital_a):
-        assert text_listing(Visit.objects.all(), zone) is None  # not a values_list
-        assert text_listing(Visit.objects.values_list("patient"), zone) is not None  # its UUID
-        assert text_listing(InvoiceLine.objects.values_list("id", "unit_price"), zone) is None
-        assert text_listing(Visit.objects.values_list("id"), dt.UTC) is None  # not a ZoneInfo
+        doctor = factories.practitioner()
+        patient = factories.patient()
+        first = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+        for n in range(40):  # the middle instant shared by 20 visits
+            at = first + dt.timedelta(hours=n if n < 10 or n >= 30 else 20)
+            Visit.objects.create(patient=patient, practitioner=doctor, started_at=at)
+        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
+        plan = csv_lines(queryset, zone, ranges=9, readers=2)
+        assert plan is not None
+        fast, count = _lines(plan)
+        general = list(listing_values(queryset, zone))
+    assert count == 40
+    assert fast == _written(general)
+    assert sorted(started) == [4, 5]  # two threads shared the 9 slices
+
+
+@pytest.mark.sqlite_only
+def test_a_one_column_listing_writes_an_empty_value_as_the_csv_module_does(
+    hospital_a: Hospital,
+) -> None:
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _fill(zone)
+        queryset = Visit.objects.order_by("started_at", "id").values_list("chief_complaint")
+        plan = csv_lines(queryset, zone)
+        assert plan is not None
+        fast, count = _lines(plan)
+        general = list(listing_values(queryset, zone))
+    assert count == len(general)
+    assert ("",) in general
+    assert '\r\n""\r\n' in fast  # a lone empty field is quoted
+    assert fast == _written(general)
+
+
+@pytest.mark.sqlite_only
+def test_csv_lines_inside_a_transaction_see_its_uncommitted_rows(hospital_a: Hospital) -> None:
+    """Reader connections would not see them: the listing is read on the connection itself."""
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _fill(zone)
+        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
+        with transaction.atomic(using=queryset.db):
+            Visit.objects.create(
+                patient=factories.patient(),
+                practitioner=factories.practitioner(),
+                started_at=dt.datetime(2025, 2, 2, tzinfo=dt.UTC),
+                chief_complaint="uncommitted",
+            )
+            plan = csv_lines(queryset, zone, ranges=4, readers=2)
+            assert plan is not None
+            fast, _count = _lines(plan)
+            general = list(listing_values(queryset, zone))
+            transaction.set_rollback(True, using=queryset.db)
+    assert "uncommitted" in fast
+    assert fast == _written(general)
+
+
+@pytest.mark.sqlite_only
+def test_stopping_early_stops_the_reader_threads(
+    hospital_a: Hospital, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csvlines, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(csvlines, "AHEAD_CHUNKS", 1)
+    zone = ZoneInfo("Europe/Paris")
+    with hospital_context(hospital_a):
+        _fill(zone)
+        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
+        plan = csv_lines(queryset, zone, ranges=2, readers=2)
+        assert plan is not None
+        chunks = plan.chunks()
+        text, rows = next(chunks)
+        assert rows == 2 and text.count("\r\n") >= 2
+        assert any(t.name.startswith("csv-lines-") for t in threading.enumerate())
+        chunks.close()
+    assert not any(t.name.startswith("csv-lines-") for t in threading.enumerate())
+
+
+class _WriterAfterBegin:
+    """A reader whose read transaction starts, then another connection commits a row."""
+
+    def __init__(self, reader: sqlite3.Connection, database: str) -> None:
+        self.reader = reader
+        self.database = database
+
+    def execute(self, sql: str) -> sqlite3.Cursor:
+        cursor = self.reader.execute(sql)
+        if sql.startswith("SELECT"):
+            cursor.fetchone()
+            writer = sqlite3.connect(self.database, uri=True)
+            writer.execute("CREATE TABLE IF NOT EXISTS snapshot_probe (x)")
+            writer.execute("INSERT INTO snapshot_probe VALUES (1)")
+            writer.commit()
+            writer.close()
+        return cursor
+
+
+@pytest.mark.sqlite_only
+def test_readers_that_would_start_on_different_states_are_detected(hospital_a: Hospital) -> None:
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
+        plan = csv_lines(queryset, zone)
+        assert plan is not None
+        database = str(connections[queryset.db].settings_dict["NAME"])
+        readers = [plan._open(database, 5.0) for _ in range(2)]
+        try:
+            assert plan._snapshot(readers, database, 5.0)  # nothing written in between
+            for reader in readers:
+                reader.execute("ROLLBACK")
+            racing: list[Any] = [_WriterAfterBegin(readers[0], database), readers[1]]
+            assert not plan._snapshot(racing, database, 5.0)
+            assert not readers[0].in_transaction and not readers[1].in_transaction
+        finally:
+            for reader in readers:
+                reader.close()
+
+
+@pytest.mark.sqlite_only
+def test_csv_lines_do_not_apply_to_columns_they_cannot_format(hospital_a: Hospital) -> None:
+    zone = ZoneInfo("Europe/Paris")
+    with hospital_context(hospital_a):
+        assert csv_lines(Visit.objects.all(), zone) is None  # not a values_list
+        assert csv_lines(Visit.objects.values_list("patient"), zone) is not None  # its UUID
+        assert csv_lines(InvoiceLine.objects.values_list("id", "unit_price"), zone) is None
+        assert csv_lines(Visit.objects.values_list("id"), dt.UTC) is None  # not a ZoneInfo

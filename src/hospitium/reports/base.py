@@ -57,10 +57,10 @@ class Listing:
     ``rows`` is called once by the format and yields tuples in ``columns`` order; ``count`` is
     filled in by whoever consumes it (the formats count as they write).
 
-    ``text_chunks``, when set, is a faster way to the same rows for text formats: called instead
-    of ``rows``, it returns lists of rows whose values ``csv.writer`` writes exactly as it writes
-    the values of ``rows`` (datetimes already as text in the reporting zone…), or None when it
-    cannot (the format then calls ``rows``). Taken from ``rows.text_chunks`` when ``rows`` has
+    ``csv_chunks``, when set, is a faster way to the same rows for the CSV format: called
+    instead of ``rows``, it returns (text, rows) pairs — finished CSV lines, exactly what the csv
+    module writes for ``rows`` (default dialect, CRLF line ends), and how many — or None when it
+    cannot (the format then calls ``rows``). Taken from ``rows.csv_chunks`` when ``rows`` has
     one (``templates.patient_summary.streamed``).
     """
 
@@ -68,11 +68,11 @@ class Listing:
     title: str
     columns: Sequence[str]
     rows: Callable[[], Iterable[Sequence[Any]]]
-    text_chunks: Callable[[], Iterable[Sequence[Sequence[Any]]] | None] | None = None
+    csv_chunks: Callable[[], Iterable[tuple[str, int]] | None] | None = None
 
     def __post_init__(self) -> None:
-        if self.text_chunks is None:
-            self.text_chunks = getattr(self.rows, "text_chunks", None)
+        if self.csv_chunks is None:
+            self.csv_chunks = getattr(self.rows, "csv_chunks", None)
 
 
 @dataclass

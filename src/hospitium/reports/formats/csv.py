@@ -123,15 +123,24 @@ class CsvFormat(ReportFormat):
             writer.writerow(list(listing.columns))
             tracker.listing_start(index)
             count = 0
-            # csv.writer.writerows on batches: the whole per-row path stays in C. The text
-            # chunks, when the listing has them, come display-ready from the database.
-            chunks = listing.text_chunks() if listing.text_chunks is not None else None
-            if chunks is None:
-                chunks = batched(listing.rows(), PROGRESS_EVERY)
-            for batch in chunks:
-                writer.writerows(batch)
-                count += len(batch)
-                tracker.rows(count)
+            chunks = listing.csv_chunks() if listing.csv_chunks is not None else None
+            if chunks is not None:
+                # finished lines from the database (see Listing.csv_chunks): written as they are
+                try:
+                    for text, rows in chunks:
+                        stream.write(text)
+                        count += rows
+                        tracker.rows(count)
+                finally:
+                    close = getattr(chunks, "close", None)
+                    if close is not None:  # stops the readers now if writing failed
+                        close()
+            else:
+                # csv.writer.writerows on batches: the whole per-row path stays in C.
+                for batch in batched(listing.rows(), PROGRESS_EVERY):
+                    writer.writerows(batch)
+                    count += len(batch)
+                    tracker.rows(count)
             tracker.listing_end()
             total += count
         return total

@@ -27,7 +27,8 @@ from hospitium.reports.base import (
     Series,
     Table,
 )
-from hospitium.reports.streaming import listing_values, text_listing
+from hospitium.reports.csvlines import csv_lines
+from hospitium.reports.streaming import listing_values
 from hospitium.reports.timebuckets import LocalBucket
 from hospitium.tenancy.context import current_hospital_or_none, hospital_context
 
@@ -102,18 +103,18 @@ class StreamedRows:
             else:
                 yield from map(self.convert, source)
 
-    def text_chunks(self) -> Iterator[list[tuple[Any, ...]]] | None:
-        """The same rows as display-ready values computed by the database, in chunks
-        (``streaming.text_listing``), or None when that path does not apply (a ``convert``, a
-        store or a column type it does not handle)."""
+    def csv_chunks(self) -> Iterator[tuple[str, int]] | None:
+        """The same rows as finished CSV lines built by the database, in chunks with their
+        row counts (``csvlines.csv_lines``), or None when that path does not apply (a
+        ``convert``, a store or a column type it does not handle)."""
         if self.convert is not None:
             return None
         with self._context():
-            plan = text_listing(self.queryset, local_zone())
+            plan = csv_lines(self.queryset, local_zone())
         if plan is None:
             return None
 
-        def chunks() -> Iterator[list[tuple[Any, ...]]]:
+        def chunks() -> Iterator[tuple[str, int]]:
             with self._context():
                 yield from plan.chunks()
 
@@ -126,7 +127,7 @@ def streamed(
     """A listing's ``rows`` callable: the values_list queryset streamed in chunks (datetimes in
     the reporting zone, UUIDs as text: see ``streaming.listing_values``), then ``convert``, in the
     hospital that built the report (bound again while iterating, so a writer may run outside
-    it). Without ``convert`` it also offers ``text_chunks`` (the CSV fast path)."""
+    it). Without ``convert`` it also offers ``csv_chunks`` (the CSV fast path)."""
     return StreamedRows(queryset, convert)
 
 
