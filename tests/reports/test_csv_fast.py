@@ -385,3 +385,22 @@ def test_csv_lines_do_not_apply_to_columns_they_cannot_format(hospital_a: Hospit
         assert csv_lines(Visit.objects.values_list("patient"), zone) is not None  # its UUID
         assert csv_lines(InvoiceLine.objects.values_list("id", "unit_price"), zone) is None
         assert csv_lines(Visit.objects.values_list("id"), dt.UTC) is None  # not a ZoneInfo
+
+
+@pytest.mark.sqlite_only
+def test_the_visit_listing_reads_the_mrn_from_the_covering_index(hospital_a: Hospital) -> None:
+    """patients 0004: (id, mrn), and the statistic that makes SQLite's planner take it."""
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _fill(zone)
+        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
+        plan = csv_lines(queryset, zone, ranges=3)
+        assert plan is not None
+        sql, params = plan.selects[1]
+        reader = plan._open(str(connections[queryset.db].settings_dict["NAME"]), 5.0)
+        try:
+            steps = [row[3] for row in reader.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+        finally:
+            reader.close()
+    assert any("patients_patient USING COVERING INDEX patient_id_mrn" in s for s in steps), steps
+    assert any("encounters_visit USING INDEX visit_started" in s for s in steps), steps
