@@ -61,16 +61,12 @@ RANGES = 32
 READERS = 2
 #: Chunks a reader may hold ahead of the writer (bounds memory: ~0.8 MB per chunk of visits).
 AHEAD_CHUNKS = 16
-#: Reader connections only read, with a larger page cache than SQLite's default 2 MiB, and the
-#: store's file mapped into memory (pages read without a system call each; SQLite caps the size
-#: at its compiled maximum, 2 GB by default; the mapped pages are the OS page cache, not the
-#: process's own memory). Measured on the 1M-visit hospital: 8.5–9.4 s with the mapping vs
-#: 9.7–10.1 s without, two readers, busy machine (docs/benchmarks.md).
-READER_PRAGMAS = (
-    "PRAGMA query_only = ON",
-    "PRAGMA cache_size = -65536",
-    "PRAGMA mmap_size = 4294967296",
-)
+#: Reader connections only read. Neither a larger page cache nor a memory-mapped file is set:
+#: on the 1M-visit hospital a 64 MiB cache did not measurably help, and mapping the file cut
+#: 0.5–1 s per million rows in a busy-machine probe but showed the mapped pages in the process's
+#: resident memory (535 MiB peak instead of 115 MiB), which reads as a report that does not
+#: stream (docs/benchmarks.md).
+READER_PRAGMAS = ("PRAGMA query_only = ON",)
 #: Attempts at starting every reader on one snapshot before falling back to a single reader.
 SNAPSHOT_ATTEMPTS = 5
 #: The UTC instants between which a datetime's local text is computed in SQL (a binary tree of
