@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 from django.utils import timezone
 
 from hospitium.billing.models import InvoiceLine
@@ -404,3 +404,17 @@ def test_the_visit_listing_reads_the_mrn_from_the_covering_index(hospital_a: Hos
             reader.close()
     assert any("patients_patient USING COVERING INDEX patient_id_mrn" in s for s in steps), steps
     assert any("encounters_visit USING INDEX visit_started" in s for s in steps), steps
+
+
+@pytest.mark.sqlite_only
+def test_a_reader_error_reaches_the_writer_as_a_database_error(hospital_a: Hospital) -> None:
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _fill(zone)
+        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
+        plan = csv_lines(queryset, zone, ranges=4, readers=2)
+        assert plan is not None
+        plan.selects[2] = ("SELECT no_such_column FROM encounters_visit", ())
+        with pytest.raises(OperationalError, match="no_such_column"):
+            _lines(plan)
+    assert not any(t.name.startswith("csv-lines-") for t in threading.enumerate())
