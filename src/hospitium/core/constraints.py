@@ -72,13 +72,18 @@ class NoOverlap(BaseConstraint):
 
     # -- SQLite ----------------------------------------------------------------------------------
 
-    def _condition_sql(self, model: Any, schema_editor: Any) -> str:
+    def _condition_sql(self, model: Any, schema_editor: Any, *, row: str = "") -> str:
+        """The condition in SQL over the table's columns, or over ``row`` (``NEW``) if given."""
         if self.condition is None:
             return "1"
-        query = Query(model, alias_cols=False)
+        query = Query(model, alias_cols=bool(row))
         compiler = query.get_compiler(connection=schema_editor.connection)
         sql, params = query.build_where(self.condition).as_sql(compiler, schema_editor.connection)
-        return sql % tuple(schema_editor.quote_value(p) for p in params)
+        sql = sql % tuple(schema_editor.quote_value(p) for p in params)
+        if row:
+            # Compiled with the columns qualified by the table's name: qualify them by the row.
+            sql = sql.replace(schema_editor.quote_name(model._meta.db_table) + ".", f"{row}.")
+        return sql
 
     def _trigger_sql(self, model: Any, schema_editor: Any, event: str) -> Statement:
         q = schema_editor.quote_name
@@ -103,12 +108,18 @@ class NoOverlap(BaseConstraint):
         clash = "EXISTS (" + others.replace("{ends}", f"{end} > NEW.{start}") + ")"
         if self.open_ended:
             clash = f"({clash} OR EXISTS (" + others.replace("{ends}", f"{end} IS NULL") + "))"
-        mine = f"EXISTS (SELECT 1 FROM {table} WHERE {pk} = NEW.{pk} AND ({condition}))"
-        where = f"{mine} AND {clash}".replace("%", "%%").replace(table, "%(table)s")
+        # Only a row that meets the condition can clash: tested on NEW in the WHEN clause, so a
+        # row that does not (a fulfilled appointment, a voided stay) costs no look-up at all.
+        # (Until 2026-11-22 this read the row back by primary key, for every row written.)
+        mine = self._condition_sql(model, schema_editor, row="NEW")
+        where = clash.replace("%", "%%").replace(table, "%(table)s")
         message = f"CHECK constraint failed: {self.name}".replace("'", "''")
         return Statement(
-            "CREATE TRIGGER %(trigger)s AFTER %(event)s ON %(table)s BEGIN "
-            "SELECT RAISE(ABORT, '%(message)s') WHERE " + where + "; END",
+            "CREATE TRIGGER %(trigger)s AFTER %(event)s ON %(table)s WHEN "
+            + mine.replace("%", "%%")
+            + " BEGIN SELECT RAISE(ABORT, '%(message)s') WHERE "
+            + where
+            + "; END",
             trigger=q(f"{self.name}_{event.lower()}"),
             event=event,
             table=Table(meta.db_table, q),
