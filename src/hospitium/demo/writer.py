@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import itertools
 import os
 import queue
 import random
+import sqlite3
 import threading
 import time
 import uuid
@@ -36,6 +38,15 @@ DATE = "date"
 MONEY = "money"  # integer cents
 PLAIN = "plain"
 SQLITE_CACHE_KIB = 128 * 1024
+#: Rows per transaction: several batches. Each commit writes every page the transaction changed
+#: to the WAL (and the checkpoint copies them into the database); the foreign-key indexes take
+#: their rows in random order, so a commit changes most of their pages whatever its size. At
+#: 20,000 rows per commit that was a quarter of the writer's time (measured: 8.2 s of 30.5 s in
+#: ``commit`` at 20,000 patients), and it grew with the store.
+COMMIT_ROWS = 100_000
+#: Rows per multi-row INSERT on SQLite at most (see ``Writer._insert_sqlite``); fewer when the
+#: connection's limit on bound values per statement says so.
+SQLITE_ROWS_PER_STATEMENT = 1000
 
 Row = tuple[Any, ...]
 
@@ -118,6 +129,18 @@ class Table:
         self.kinds = [kind for _name, kind in columns]
         self.rows: list[Row] = []
         self.written = 0
+        self.width = 0
+        self._insert_head = ""
+        self._insert_group = ""
+        self._inserts: dict[int, str] = {}
+
+    def insert_rows(self, count: int) -> str:
+        """The SQLite INSERT of ``count`` rows (``?`` marks), once ``statement`` has run."""
+        sql = self._inserts.get(count)
+        if sql is None:
+            sql = self._insert_head + ", ".join([self._insert_group] * count)
+            self._inserts[count] = sql
+        return sql
 
     def statement(self, connection: Any) -> tuple[str, Row]:
         """The INSERT for this table and the constant values of the fields left to defaults."""
@@ -130,28 +153,37 @@ class Table:
         constants = tuple(field.get_db_prep_save(field.get_default(), connection) for field in rest)
         quote = connection.ops.quote_name
         columns = ", ".join(quote(field.column) for field in [*self.fields, *rest])  # type: ignore[union-attr]
-        marks = ", ".join(["%s"] * (len(self.fields) + len(rest)))
+        width = len(self.fields) + len(rest)
+        marks = ", ".join(["%s"] * width)
         table = quote(self.model._meta.db_table)
-        # Only quoted names from the model's _meta go into the statement; values are parameters.
+        # Only quoted names from the model's _meta go into the statements; values are parameters.
+        self._insert_head = f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
+        self._insert_group = "(" + ", ".join(["?"] * width) + ")"
+        self._inserts = {}
+        self.width = width
         return f"INSERT INTO {table} ({columns}) VALUES ({marks})", constants  # noqa: S608
 
 
 class Writer:
-    """Writes the pending rows of several tables, in the given (foreign-key) order, in one
-    transaction per flush, on a thread of its own.
+    """Writes the pending rows of several tables, in the given (foreign-key) order, on a thread
+    of its own, committing once at least ``commit_rows`` rows are written (and at the end).
 
     SQLite and psycopg release the GIL while a statement runs, so generating the next batch
-    overlaps writing this one: on two cores that is most of the generator's speed. At most one
-    batch waits for the writer, so memory stays bounded. ``close`` waits for everything to be
-    written and raises the writer's error, if it had one.
+    overlaps writing this one. At most one batch waits for the writer, so the rows held in
+    memory stay bounded (SQLite holds the open transaction's pages in its cache, spilling to the
+    WAL beyond ``SQLITE_CACHE_KIB``). ``close`` waits for everything to be written and raises the
+    writer's error, if it had one; a failed transaction is rolled back whole.
     """
 
-    def __init__(self, tables: Sequence[Table], *, batch_rows: int = 20_000) -> None:
+    def __init__(
+        self, tables: Sequence[Table], *, batch_rows: int = 20_000, commit_rows: int = COMMIT_ROWS
+    ) -> None:
         self.alias = current_alias(write=True)
         connection = connections[self.alias]
         self.vendor = connection.vendor
         self.tables = list(tables)
         self.batch_rows = batch_rows
+        self.commit_rows = commit_rows
         adapters = _adapters(self.vendor)
         self._plans: dict[int, tuple[str, Callable[[list[Row]], list[Row]]]] = {}
         for table in self.tables:
@@ -205,28 +237,71 @@ class Writer:
             raise self._failure
 
     def _work(self) -> None:
+        block: Any = None  # the open transaction: an entered atomic block
+        written = 0
         try:
             while (batch := self._queue.get()) is not None:
                 if self._failure is not None:
                     continue  # keep draining, so the generator never blocks on a dead writer
                 try:
+                    if block is None:
+                        block = transaction.atomic(using=self.alias)
+                        block.__enter__()
                     self._write(batch)
+                    written += sum(len(rows) for _table, rows in batch)
+                    if written >= self.commit_rows:
+                        done, block, written = block, None, 0
+                        done.__exit__(None, None, None)  # commits (or raises, rolled back)
                 except BaseException as exc:
                     self._failure = exc
+                    if block is not None:
+                        failed, block = block, None
+                        failed.__exit__(type(exc), exc, exc.__traceback__)  # rolls back
+            if block is not None:
+                done, block = block, None
+                done.__exit__(None, None, None)
+        except BaseException as exc:
+            self._failure = self._failure or exc
         finally:
             connections[self.alias].close()
 
     def _write(self, batch: list[tuple[Table, list[Row]]]) -> None:
         connection = connections[self.alias]
-        with transaction.atomic(using=self.alias), connection.cursor() as cursor:
-            if self.vendor == "sqlite":
-                # A bigger page cache for this connection: the foreign-key indexes are written in
-                # random order, and with SQLite's 2 MB default most inserts would miss the cache.
-                cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-            for table, rows in batch:
-                sql, adapt = self._plans[id(table)]
-                cursor.executemany(sql, adapt(rows))
-                table.written += len(rows)
+        with connection.cursor() as cursor:
+            if self.vendor != "sqlite":
+                for table, rows in batch:
+                    sql, adapt = self._plans[id(table)]
+                    cursor.executemany(sql, adapt(rows))
+                    table.written += len(rows)
+                return
+            # A bigger page cache for this connection: the foreign-key indexes are written in
+            # random order, and with SQLite's 2 MB default most inserts would miss the cache.
+            cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+            raw = connection.connection.cursor()
+            variables = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            with connection.wrap_database_errors:
+                for table, rows in batch:
+                    _sql, adapt = self._plans[id(table)]
+                    step = max(1, min(SQLITE_ROWS_PER_STATEMENT, variables // table.width))
+                    self._insert_sqlite(raw, table, adapt(rows), step)
+                    table.written += len(rows)
+
+    @staticmethod
+    def _insert_sqlite(raw: Any, table: Table, rows: list[Row], step: int) -> None:
+        """Insert ``rows`` (adapted) with INSERT statements of ``step`` rows each.
+
+        ``executemany`` runs one statement per row, and the driver releases and takes back
+        Python's GIL around each, which the generating thread holds most of the time: every row
+        paid a hand-over of the GIL (futex calls; strace showed most of the system time there).
+        A statement of many rows binds its values in one go and then runs SQLite for a long
+        stretch without the GIL. Measured at 20,000 patients (2026-11-22, machine shared): the
+        writer thread used 15.8–16.6 s of CPU (2.2–2.3 s system, whole process) this way
+        against 21.3–22.0 s (4.7–4.9 s system) with ``executemany``.
+        """
+        flatten = itertools.chain.from_iterable
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            raw.execute(table.insert_rows(len(chunk)), list(flatten(chunk)))
 
     def counts(self) -> dict[str, int]:
         return {table.model._meta.label: table.written for table in self.tables}
