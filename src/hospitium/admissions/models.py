@@ -52,8 +52,14 @@ class Bed(HospitalModel):
 class Admission(Voidable, HospitalModel):
     """A stay in a bed: from admission until discharge (open while the patient is in)."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="admissions")
-    bed = models.ForeignKey(Bed, on_delete=models.PROTECT, related_name="admissions")
+    # No index of their own: admission_patient_discharged, admission_bed_admitted and
+    # admission_bed_discharged lead with them.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="admissions", db_index=False
+    )
+    bed = models.ForeignKey(
+        Bed, on_delete=models.PROTECT, related_name="admissions", db_index=False
+    )
     admitted_at = models.DateTimeField()
     discharged_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=300, blank=True, default="")

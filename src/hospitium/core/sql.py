@@ -135,3 +135,42 @@ def guards(*items: Guard) -> migrations.RunPython:
             )
         ],
     )
+
+
+def drop_single_column_index(table: str, column: str) -> migrations.RunPython:
+    """A migration step that drops the plain index Django made on ``table.column`` for a foreign
+    key (its name is generated, so it is looked up), and creates it again when unapplied.
+
+    For a foreign key whose column leads a composite index, which serves every look-up the
+    single-column index did; dropping it saves an index write per row. A plain ``DROP INDEX``:
+    on SQLite an ``AlterField`` would rebuild the table, which drops its raw triggers.
+    """
+
+    def index_names(schema_editor: Any) -> list[str]:
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            found = connection.introspection.get_constraints(cursor, table)
+        return [
+            name
+            for name, info in found.items()
+            if info["index"]
+            and info["columns"] == [column]
+            and not info["unique"]
+            and not info["primary_key"]
+        ]
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        quote = schema_editor.quote_name
+        for name in index_names(schema_editor):
+            schema_editor.execute(f"DROP INDEX {quote(name)}", params=None)
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        if index_names(schema_editor):
+            return
+        quote = schema_editor.quote_name
+        name = schema_editor._create_index_name(table, [column])
+        schema_editor.execute(
+            f"CREATE INDEX {quote(name)} ON {quote(table)} ({quote(column)})", params=None
+        )
+
+    return migrations.RunPython(forwards, backwards)

@@ -17,7 +17,10 @@ class Visit(Voidable, HospitalModel):
         MEDICAL = "medical", "Medical"
         DENTAL = "dental", "Dental"
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
+    # No index of its own: visit_patient_started leads with it.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="visits", db_index=False
+    )
     practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="visits")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.MEDICAL)
     started_at = models.DateTimeField()
