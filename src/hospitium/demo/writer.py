@@ -212,7 +212,11 @@ class Writer:
         self._raise_failure()
         if self._closed:
             raise RuntimeError("this writer is closed")
-        batch = [(table, table.rows) for table in self.tables if table.rows]
+        # Adapted here, by the generating thread, which has time to spare while the writer
+        # thread (the slower of the two) runs SQLite.
+        batch = [
+            (table, self._plans[id(table)][1](table.rows)) for table in self.tables if table.rows
+        ]
         if not batch:
             return
         for table in self.tables:
@@ -270,8 +274,7 @@ class Writer:
         with connection.cursor() as cursor:
             if self.vendor != "sqlite":
                 for table, rows in batch:
-                    sql, adapt = self._plans[id(table)]
-                    cursor.executemany(sql, adapt(rows))
+                    cursor.executemany(self._plans[id(table)][0], rows)
                     table.written += len(rows)
                 return
             # A bigger page cache for this connection: the foreign-key indexes are written in
@@ -281,14 +284,13 @@ class Writer:
             variables = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
             with connection.wrap_database_errors:
                 for table, rows in batch:
-                    _sql, adapt = self._plans[id(table)]
                     step = max(1, min(SQLITE_ROWS_PER_STATEMENT, variables // table.width))
-                    self._insert_sqlite(raw, table, adapt(rows), step)
+                    self._insert_sqlite(raw, table, rows, step)
                     table.written += len(rows)
 
     @staticmethod
     def _insert_sqlite(raw: Any, table: Table, rows: list[Row], step: int) -> None:
-        """Insert ``rows`` (adapted) with INSERT statements of ``step`` rows each.
+        """Insert ``rows`` (adapted, see ``flush``) with INSERT statements of ``step`` rows each.
 
         ``executemany`` runs one statement per row, and the driver releases and takes back
         Python's GIL around each, which the generating thread holds most of the time: every row
