@@ -2,14 +2,15 @@
 
 ``bulk_create`` builds a model instance per row and prepares every field of it one value at a
 time; measured on this machine that caps at about 15,000–25,000 rows/s, a third of what the
-generator needs. So rows are built as plain tuples and written with one ``executemany`` per table
-per batch, with the INSERT derived from the model's own fields: columns come from ``_meta``, and
-every field the generator does not set gets its model default (prepared once by Django), so a
-field added to a model later is still filled correctly. Values are adapted per vendor exactly as
-Django stores them (UUIDs as 32 hex digits and datetimes as naive UTC text on SQLite).
+generator needs. So rows are built as plain tuples and written with multi-row INSERTs on SQLite
+(``executemany`` on PostgreSQL), with the INSERT derived from the model's own fields: columns
+come from ``_meta``, and every field the generator does not set gets its model default (prepared
+once by Django), so a field added to a model later is still filled correctly. Values are adapted
+per vendor exactly as Django stores them (UUIDs as 32 hex digits and datetimes as naive UTC text
+on SQLite).
 
-Each flush is one transaction on ``current_alias(write=True)``; the database still checks every
-constraint and trigger on every row.
+A transaction on ``current_alias(write=True)`` spans batches until ``COMMIT_ROWS`` rows are
+written; the database still checks every constraint and trigger on every row.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ SQLITE_CACHE_KIB = 128 * 1024
 #: to the WAL (and the checkpoint copies them into the database); the foreign-key indexes take
 #: their rows in random order, so a commit changes most of their pages whatever its size. At
 #: 20,000 rows per commit that was a quarter of the writer's time (measured: 8.2 s of 30.5 s in
-#: ``commit`` at 20,000 patients), and it grew with the store.
+#: ``commit`` at 20,000 patients). The cost: the open transaction's pages in the page cache.
 COMMIT_ROWS = 100_000
 #: Rows per multi-row INSERT on SQLite at most (see ``Writer._insert_sqlite``); fewer when the
 #: connection's limit on bound values per statement says so.
