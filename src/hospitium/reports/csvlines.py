@@ -57,8 +57,12 @@ LINE_END = "\r\n"
 CHUNK_ROWS = 5_000
 #: Slices of the leading order column (when it can be sliced), read in turn by the readers.
 RANGES = 32
-#: Reader threads, each on a connection of its own (the machines this runs on have 2 CPUs).
-READERS = 2
+#: Reader threads, each on a connection of its own. One: on a quiet 2-CPU machine one reader
+#: beat two (1,000,000 visits: whole CSV report 11.4 s vs 14.1 s, the lines' read 7.1–7.2 s vs
+#: 10.4–10.7 s; docs/benchmarks.md, 2026-11-22 05:01 UTC) — the two readers slow each other
+#: down more than the second CPU gives. Kept as a knob (the tests run 1–3 readers) until a
+#: profile shows why.
+READERS = 1
 #: Chunks a reader may hold ahead of the writer (bounds memory: ~0.8 MB per chunk of visits).
 AHEAD_CHUNKS = 16
 #: Reader connections only read. Neither a larger page cache nor a memory-mapped file is set:
