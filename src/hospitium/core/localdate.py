@@ -32,6 +32,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from django.utils import timezone
+
 SPAN_TABLE = "hospitium_zone_span"
 KEY_TABLE = "hospitium_time_zone"
 #: The spans cover these UTC moments; others are left to the Python function.
@@ -39,8 +41,7 @@ WINDOW = (dt.datetime(1900, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo
 #: Part of the key: a change in how spans are computed rewrites every store's table.
 SPANS_VERSION = "1"
 _TEXT = "%Y-%m-%d %H:%M:%S"
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_DAY = 86_400
+_STEP = dt.timedelta(days=1)
 
 CREATE_TABLES = [
     "CREATE TABLE hospitium_zone_span (since TEXT NOT NULL PRIMARY KEY, shift TEXT) WITHOUT ROWID",
@@ -68,9 +69,42 @@ def sqlite_local_date(moment: str) -> str:
     return f"COALESCE({spans}, hospitium_local_date({moment}))"
 
 
-def _offset(zone: dt.tzinfo, seconds: int) -> int:
-    offset = (_EPOCH + dt.timedelta(seconds=seconds)).astimezone(zone).utcoffset()
+def _offset(zone: dt.tzinfo, at: dt.datetime) -> int:
+    offset = at.astimezone(zone).utcoffset()
     return int(offset.total_seconds()) if offset is not None else 0
+
+
+@lru_cache(maxsize=512)
+def utc_offsets(
+    zone: dt.tzinfo, start: dt.datetime, end: dt.datetime
+) -> tuple[tuple[dt.datetime, int], ...]:
+    """The spans of constant UTC offset of ``zone`` over ``[start, end)``: (first UTC instant,
+    offset in seconds), the first span starting at ``start``.
+
+    Looks at the offset once a day and finds each change to the second by bisection (zones
+    change offset on whole seconds, never twice within a day: checked for every zone of the tz
+    database from 1900 to 2100, see docs/integrity.md). Raises ValueError for naive bounds.
+    """
+    if timezone.is_naive(start) or timezone.is_naive(end):
+        raise ValueError("the bounds of a period are aware datetimes")
+    start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    spans = [(start, _offset(zone, start))]
+    day = start
+    while day < end:
+        following = min(day + _STEP, end)
+        if _offset(zone, following) != spans[-1][1]:
+            low, high = int(day.timestamp()), int(following.timestamp())
+            while high - low > 1:
+                middle = (low + high) // 2
+                at = dt.datetime.fromtimestamp(middle, dt.UTC)
+                if _offset(zone, at) == spans[-1][1]:
+                    low = middle
+                else:
+                    high = middle
+            changed = dt.datetime.fromtimestamp(high, dt.UTC)
+            spans.append((changed, _offset(zone, changed)))
+        day = following
+    return tuple(spans)
 
 
 @lru_cache(maxsize=32)
@@ -78,31 +112,11 @@ def zone_spans(name: str) -> tuple[tuple[str, str | None], ...]:
     """The rows of the span table for zone ``name``: (first UTC moment, shift), the last row
     (the window's end) with no shift, so that later moments go to the Python function.
 
-    Samples the offset once a day and finds each change to the second by bisection: zones
-    change offset on whole seconds, never twice within a day (checked for every zone of the tz
-    database over the window, see docs/integrity.md). Raises ``zoneinfo.ZoneInfoNotFoundError``
-    for an unknown zone.
+    Raises ``zoneinfo.ZoneInfoNotFoundError`` for an unknown zone.
     """
-    zone = zoneinfo.ZoneInfo(name)
-    first = int((WINDOW[0] - _EPOCH).total_seconds())
-    last = int((WINDOW[1] - _EPOCH).total_seconds())
-    spans = [(first, _offset(zone, first))]
-    day = first
-    while day < last:
-        following = min(day + _DAY, last)
-        if _offset(zone, following) != spans[-1][1]:
-            low, high = day, following
-            while high - low > 1:
-                middle = (low + high) // 2
-                if _offset(zone, middle) == spans[-1][1]:
-                    low = middle
-                else:
-                    high = middle
-            spans.append((high, _offset(zone, high)))
-        day = following
     rows: list[tuple[str, str | None]] = [
-        ((_EPOCH + dt.timedelta(seconds=at)).strftime(_TEXT), f"{offset:+d} seconds")
-        for at, offset in spans
+        (at.strftime(_TEXT), f"{offset:+d} seconds")
+        for at, offset in utc_offsets(zoneinfo.ZoneInfo(name), *WINDOW)
     ]
     rows.append((WINDOW[1].strftime(_TEXT), None))
     return tuple(rows)

@@ -17,7 +17,6 @@ PostgreSQL keeps Django's own expressions (``AT TIME ZONE`` is native there).
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -35,48 +34,12 @@ from django.db.models.functions import ExtractHour, TruncDate, TruncMonth, Trunc
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
+from hospitium.core.localdate import utc_offsets
+
 SqlParams = tuple[str, tuple[Any, ...]]
 
 KINDS = ("month", "week", "day", "hour")
-_STEP = dt.timedelta(days=1)
 _SQLITE_TEXT = "%Y-%m-%d %H:%M:%S"
-
-
-def _offset(zone: dt.tzinfo, at: dt.datetime) -> int:
-    offset = at.astimezone(zone).utcoffset()
-    return int(offset.total_seconds()) if offset is not None else 0
-
-
-@lru_cache(maxsize=512)
-def utc_offsets(
-    zone: dt.tzinfo, start: dt.datetime, end: dt.datetime
-) -> tuple[tuple[dt.datetime, int], ...]:
-    """The spans of constant UTC offset of ``zone`` over ``[start, end)``: (first UTC instant,
-    offset in seconds), the first span starting at ``start``.
-
-    Looks at the offset once a day and finds each change to the second by bisection (zone
-    changes happen on whole seconds, at most once a day). Raises ValueError for naive bounds.
-    """
-    if timezone.is_naive(start) or timezone.is_naive(end):
-        raise ValueError("the bounds of a period are aware datetimes")
-    start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
-    spans = [(start, _offset(zone, start))]
-    day = start
-    while day < end:
-        following = min(day + _STEP, end)
-        if _offset(zone, following) != spans[-1][1]:
-            low, high = int(day.timestamp()), int(following.timestamp())
-            while high - low > 1:
-                middle = (low + high) // 2
-                at = dt.datetime.fromtimestamp(middle, dt.UTC)
-                if _offset(zone, at) == spans[-1][1]:
-                    low = middle
-                else:
-                    high = middle
-            changed = dt.datetime.fromtimestamp(high, dt.UTC)
-            spans.append((changed, _offset(zone, changed)))
-        day = following
-    return tuple(spans)
 
 
 def _shifted(column: str, offset: int) -> SqlParams:
