@@ -254,6 +254,12 @@ class PostgresStore(Store):
             cursor.execute(_SPARES, (_like_prefix(SPARE_PREFIX),))
             return [row[0] for row in cursor.fetchall()]
 
+    def ready_spares(self) -> list[str]:
+        """The spares of the current fingerprint on this server (the ones provisioning may
+        take), by name."""
+        prefix = spare_prefix()
+        return [name for name in self.spares() if name.startswith(prefix)]
+
     def _take_spare(self, schema: str) -> str | None:
         """Inside the caller's transaction: lock a spare of the current fingerprint and rename
         it to ``schema``; return the spare's name, or None when none is free.
@@ -323,17 +329,15 @@ class PostgresStore(Store):
                         cursor.execute(
                             "SELECT pg_catalog.pg_advisory_xact_lock(%s, 0)", (_REFILL_LOCK,)
                         )
-                    ready = [n for n in self.spares() if n.startswith(prefix)]
-                    if len(ready) >= target:
+                    if len(self.ready_spares()) >= target:
                         break
                     with self._connection().cursor() as cursor:
                         cursor.execute(f"CREATE SCHEMA {_q(name)}")
                         cursor.execute(script)
                 result.built.append(name)
-        ready = [n for n in self.spares() if n.startswith(prefix)]
-        for name in ready[target:]:
+        for name in self.ready_spares()[target:]:
             (result.dropped if self.drop_spare(name) else result.busy).append(name)
-        result.ready = [n for n in self.spares() if n.startswith(prefix)]
+        result.ready = self.ready_spares()
         result.seconds = time.perf_counter() - started
         if result.built or result.dropped:
             logger.info(
