@@ -88,10 +88,10 @@ class RoundTrips:
         create_cursor = base.DatabaseWrapper.create_cursor
 
         def counting_create_cursor(self: Any, name: str | None = None) -> Any:
-            if wanted_session(self.alias).key != self.hospitium_session:
+            # Code from before the switch rode with the first query switched here, apart.
+            if not counter.inline and wanted_session(self.alias).key != self.hospitium_session:
                 counter.switches += 1
-                if not counter.inline:
-                    counter.apart += 1
+                counter.apart += 1
             return create_cursor(self, name)
 
         base.DatabaseWrapper.create_cursor = counting_create_cursor  # type: ignore[method-assign]
@@ -107,9 +107,16 @@ class RoundTrips:
         execute = utils.CursorWrapper._execute_with_wrappers
 
         def counting_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if self.db.alias.startswith("server:"):
-                counter.statements += 1
-            return execute(self, *args, **kwargs)
+            if not self.db.alias.startswith("server:"):
+                return execute(self, *args, **kwargs)
+            counter.statements += 1
+            before = self.db.hospitium_session
+            try:
+                return execute(self, *args, **kwargs)
+            finally:
+                # A switch is a session change; a read that names its schema makes none.
+                if counter.inline and self.db.hospitium_session not in (before, None):
+                    counter.switches += 1
 
         utils.CursorWrapper._execute_with_wrappers = counting_execute  # type: ignore[method-assign]
 

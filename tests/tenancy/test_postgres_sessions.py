@@ -8,7 +8,7 @@ from django.db import DatabaseError, IntegrityError, connections, transaction
 
 from hospitium.patients.models import Patient
 from hospitium.tenancy import stores
-from hospitium.tenancy.context import hospital_context
+from hospitium.tenancy.context import current_hospital, hospital_context
 from hospitium.tenancy.provisioning import hospital_create
 from tests import factories
 
@@ -42,6 +42,14 @@ def test_two_hospitals_on_one_server_share_a_connection_but_not_their_rows(same_
         assert list(Patient.objects.values_list("mrn", flat=True)) == ["P-ONE"]
 
 
+def settle() -> None:
+    """Put the server connection on the current hospital's session. A raw query always brings
+    the session along; an ORM read names its tables with the schema and does not switch."""
+    alias = stores.alias_for(current_hospital())
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT 1 FROM patients_patient LIMIT 1")
+
+
 def _ref(code: str):
     from hospitium.tenancy.selectors import hospital_ref_by_code
 
@@ -52,7 +60,7 @@ def test_the_schema_is_right_after_a_rolled_back_transaction(same_server):
     one, three = same_server
     alias = stores.alias_for(_ref(one))
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     with hospital_context(three):
         # The switch to THREE happens inside a transaction that is then rolled back, which
         # undoes the SET too: the connection must not believe it is still on THREE.
@@ -100,7 +108,7 @@ def test_with_no_hospital_a_raw_query_finds_no_tables(same_server):
     one, _three = same_server
     alias = stores.alias_for(_ref(one))
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     with (
         pytest.raises(DatabaseError, match="does not exist"),
         connections[alias].cursor() as cursor,
@@ -127,7 +135,7 @@ def test_leaving_an_archived_hospital_for_a_writable_one_inside_a_transaction_wr
     hospital_archive(code=one)
     alias = stores.alias_for(_ref(three))
     with hospital_context(one):
-        Patient.objects.count()  # the connection's session is now read-only
+        settle()  # the connection's session is now read-only
     with hospital_context(three), transaction.atomic(using=alias):
         factories.patient(mrn="WRITABLE")
     with hospital_context(three):
@@ -175,10 +183,15 @@ def test_the_switch_goes_in_front_of_the_first_query_in_one_round_trip(same_serv
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     apart.clear()
-    with hospital_context(three), CaptureQueriesContext(connections[alias]) as captured:
-        names = list(Patient.objects.filter(mrn__contains="SAM").values_list("given_name"))
+    with (
+        hospital_context(three),
+        CaptureQueriesContext(connections[alias]) as captured,
+        connections[alias].cursor() as cursor,
+    ):
+        cursor.execute("SELECT given_name FROM patients_patient WHERE mrn LIKE %s", ["%SAM%"])
+        names = cursor.fetchall()
     assert names == [(three,)]
     assert apart == []
     assert len(captured.captured_queries) == 1
@@ -195,17 +208,17 @@ def test_a_connection_already_on_the_schema_sends_the_query_alone(same_server):
     one, _three = same_server
     alias = stores.alias_for(_ref(one))
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
         with CaptureQueriesContext(connections[alias]) as captured:
-            Patient.objects.count()
-    assert captured.captured_queries[0]["sql"].startswith("SELECT COUNT(*)")
+            settle()
+    assert captured.captured_queries[0]["sql"].startswith("SELECT 1 FROM patients_patient")
 
 
 def test_a_failing_first_query_outside_a_transaction_undoes_the_switch(same_server):
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     with (
         hospital_context(three),
         pytest.raises(DatabaseError, match="no_such_table"),
@@ -226,7 +239,7 @@ def test_a_failing_first_query_that_committed_the_switch_itself_is_not_trusted(s
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     with (
         hospital_context(three),
         pytest.raises(DatabaseError, match="division by zero"),
@@ -243,7 +256,7 @@ def test_a_failing_first_query_inside_a_transaction_is_rolled_back_and_forgotten
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     with (
         hospital_context(three),
         pytest.raises(IntegrityError),
@@ -261,7 +274,7 @@ def test_a_failing_switch_inside_a_savepoint_is_forgotten_with_it(same_server):
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one), transaction.atomic(using=alias):
-        Patient.objects.count()  # the transaction is under way on ONE
+        settle()  # the transaction is under way on ONE
         with hospital_context(three):
             with pytest.raises(IntegrityError), transaction.atomic(using=alias):
                 factories.patient(mrn="SAME")
@@ -273,11 +286,12 @@ def test_a_caught_error_then_commit_forgets_the_switch_it_undid(same_server):
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one):
-        Patient.objects.count()  # on ONE before the transaction
+        settle()  # on ONE before the transaction
     with hospital_context(one), transaction.atomic(using=alias):
-        Patient.objects.count()
+        settle()
         with hospital_context(three):
-            assert Patient.objects.count() == 1  # switched to THREE inside the transaction
+            settle()  # switched to THREE inside the transaction
+            assert Patient.objects.count() == 1
             try:
                 with connections[alias].cursor() as cursor:
                     cursor.execute("SELECT 1/0")
@@ -294,7 +308,7 @@ def test_executemany_as_the_first_query_after_a_switch_runs_in_the_new_schema(sa
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     with hospital_context(three), connections[alias].cursor() as cursor:
         cursor.executemany(
             "UPDATE patients_patient SET family_name = %s WHERE mrn = %s",
@@ -316,7 +330,7 @@ def test_a_server_side_cursor_as_the_first_query_after_a_switch_reads_the_new_sc
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     apart.clear()
     block = transaction.atomic(using=alias) if in_transaction else nullcontext()
     with hospital_context(three), block:
@@ -331,7 +345,7 @@ def test_a_raw_multi_statement_query_after_a_switch_keeps_its_own_results(same_s
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     with hospital_context(three), connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT given_name FROM patients_patient; SELECT count(*) + 41 FROM patients_patient"
@@ -352,7 +366,7 @@ def test_a_raw_statement_that_refuses_transaction_blocks_still_runs_after_a_swit
     one, three = same_server
     alias = stores.alias_for(_ref(one))
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     with hospital_context(three), connections[alias].cursor() as cursor:
         cursor.execute("VACUUM patients_patient")
     assert apart == ["hospital_three|rw"]
@@ -362,7 +376,7 @@ def test_set_transaction_first_in_a_transaction_after_a_switch_still_works(same_
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     with (
         hospital_context(three),
         transaction.atomic(using=alias),
@@ -383,11 +397,11 @@ def test_a_missing_schema_on_the_first_query_leaves_the_connection_where_it_was(
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     # Dropped from elsewhere, while this connection stays checked out (and on ONE).
     raw_execute(three, 'DROP SCHEMA "hospital_three" CASCADE')
     with hospital_context(three), pytest.raises(HospitalStoreUnavailable, match="THREE"):
-        Patient.objects.count()
+        settle()
     assert actual_session(alias)[0].startswith('"hospital_one"')
     with hospital_context(one):
         assert list(Patient.objects.values_list("given_name", flat=True)) == [one]
@@ -405,7 +419,7 @@ def test_an_error_of_the_query_itself_is_not_taken_for_a_missing_schema(same_ser
     one, three = same_server
     alias = stores.alias_for(_ref(one))
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     with (
         hospital_context(three),
         pytest.raises(DatabaseError, match='schema "nowhere" does not exist'),
@@ -423,7 +437,7 @@ def test_leaving_an_archived_hospital_the_first_raw_write_outside_a_transaction_
     alias = _two_patients(one, three)
     hospital_archive(code=one)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     assert actual_session(alias)[1] == "on"
     with hospital_context(three), connections[alias].cursor() as cursor:
         # Outside a transaction the settings and the UPDATE are one implicit transaction,
@@ -443,7 +457,7 @@ def test_entering_an_archived_hospital_the_first_raw_write_is_refused(same_serve
     alias = _two_patients(one, three)
     hospital_archive(code=three)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     block = transaction.atomic(using=alias) if in_transaction else nullcontext()
     with (
         hospital_context(three),
@@ -463,7 +477,7 @@ def test_leaving_an_archived_hospital_a_nested_atomic_first_still_writes(same_se
     hospital_archive(code=one)
     alias = stores.alias_for(_ref(three))
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
     # The inner block's SAVEPOINT is the transaction's first statement.
     with (
         hospital_context(three),
@@ -481,13 +495,149 @@ def test_a_connection_closed_by_the_server_is_replaced_and_switched(same_server)
     one, three = same_server
     alias = _two_patients(one, three)
     with hospital_context(one):
-        Patient.objects.count()
+        settle()
         pid = connections[alias].connection.info.backend_pid
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
     with hospital_context(three), pytest.raises(OperationalError):
-        Patient.objects.count()
+        settle()
     stores.close_hospital_connections()
     with hospital_context(three):
         assert list(Patient.objects.values_list("given_name", flat=True)) == [three]
         assert connections[alias].connection.info.backend_pid != pid
+
+
+# -- reads that name their schema need no switch ----------------------------------------------
+
+
+def test_an_orm_read_names_the_schema_and_reads_its_hospital_without_a_switch(same_server, apart):
+    from django.test.utils import CaptureQueriesContext
+
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        settle()
+    with hospital_context(three), CaptureQueriesContext(connections[alias]) as captured:
+        names = list(Patient.objects.filter(mrn__contains="SAM").values_list("given_name"))
+        assert Patient.objects.filter(mrn="SAME").exists()
+        assert Patient.objects.count() == 1
+    assert names == [(three,)]
+    assert apart == []
+    sent = [query["sql"] for query in captured.captured_queries]
+    assert len(sent) == 3
+    for sql in sent:
+        assert sql.startswith("SELECT")
+        assert '"hospital_three"."patients_patient"' in sql
+        assert "set_config" not in sql
+    # The connection was not moved: it is still on ONE, and knows it.
+    assert actual_session(alias)[0].startswith('"hospital_one"')
+    assert connections[alias].hospitium_session == "hospital_one|rw"
+
+
+def test_joins_and_subqueries_name_the_schema_of_the_bound_hospital(same_server):
+    from django.db.models import Exists, OuterRef
+    from django.test.utils import CaptureQueriesContext
+
+    from hospitium.scheduling.models import Appointment
+
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(three):
+        from datetime import UTC, datetime, timedelta
+
+        start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+        appointment = Appointment.objects.create(
+            patient=Patient.objects.get(mrn="SAME"),
+            practitioner=factories.practitioner(),
+            starts_at=start,
+            ends_at=start + timedelta(minutes=30),
+        )
+    with hospital_context(one):
+        settle()
+    with hospital_context(three), CaptureQueriesContext(connections[alias]) as captured:
+        joined = list(
+            Appointment.objects.filter(patient__mrn="SAME").values_list(
+                "patient__given_name", "practitioner__department__name"
+            )
+        )
+        booked = list(
+            Patient.objects.filter(
+                Exists(Appointment.objects.filter(patient=OuterRef("pk")))
+            ).values_list("given_name", flat=True)
+        )
+    assert joined == [(three, appointment.practitioner.department.name)]
+    assert booked == [three]
+    for query in captured.captured_queries:
+        assert "set_config" not in query["sql"]
+        assert '"hospital_one"' not in query["sql"]
+    assert '"hospital_three"."staff_department"' in captured.captured_queries[0]["sql"]
+    assert '"hospital_three"."scheduling_appointment" U0' in captured.captured_queries[1]["sql"]
+
+
+def test_a_write_after_a_qualified_read_still_switches_and_lands_in_its_hospital(same_server):
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        settle()
+    with hospital_context(three):
+        patient = Patient.objects.get(mrn="SAME")  # qualified: the connection stays on ONE
+        assert actual_session(alias)[0].startswith('"hospital_one"')
+        Patient.objects.filter(pk=patient.pk).update(family_name="Moved")
+        assert actual_session(alias)[0].startswith('"hospital_three"')
+    with hospital_context(one):
+        assert Patient.objects.get(mrn="SAME").family_name != "Moved"
+    with hospital_context(three):
+        assert Patient.objects.get(mrn="SAME").family_name == "Moved"
+
+
+def test_raw_sql_inside_an_orm_read_makes_it_switch(same_server, apart):
+    from django.db.models.expressions import RawSQL
+    from django.test.utils import CaptureQueriesContext
+
+    one, three = same_server
+    alias = _two_patients(one, three)
+    with hospital_context(one):
+        settle()
+    with hospital_context(three), CaptureQueriesContext(connections[alias]) as captured:
+        counted = list(
+            Patient.objects.annotate(
+                others=RawSQL("SELECT count(*) FROM patients_patient", ())
+            ).values_list("given_name", "others")
+        )
+    assert counted == [(three, 1)]
+    assert "set_config" in captured.captured_queries[0]["sql"]
+    assert actual_session(alias)[0].startswith('"hospital_three"')
+
+
+def test_a_qualified_read_does_not_skip_into_an_archived_hospitals_mode(same_server):
+    from hospitium.tenancy.provisioning import hospital_archive
+
+    one, three = same_server
+    alias = _two_patients(one, three)
+    hospital_archive(code=one)
+    with hospital_context(three):
+        settle()  # read-write
+    with hospital_context(one):
+        assert list(Patient.objects.values_list("given_name", flat=True)) == [one]
+        # The mode differs, so the read brought the archived hospital's session along.
+        assert actual_session(alias) == ('"hospital_one", "extensions"', "on")
+        with pytest.raises(DatabaseError, match="read-only"), connections[alias].cursor() as c:
+            c.execute("UPDATE patients_patient SET family_name = 'x'")
+
+
+@pytest.mark.parametrize(
+    ("sql", "unqualified"),
+    [
+        ('SELECT 1 FROM "hospital_a"."t" INNER JOIN "hospital_a"."u" ON (1=1)', False),
+        ('SELECT 1 FROM "hospital_a"."t" U0 WHERE EXISTS(SELECT 1 FROM "hospital_a"."u")', False),
+        ("SELECT 1 FROM (SELECT 1) subquery", False),
+        ('SELECT 1 FROM "t"', True),
+        ('SELECT 1 FROM "hospital_a"."t" LEFT OUTER JOIN "u" ON (1=1)', True),
+        ("SELECT 1 FROM patients_patient", True),
+        ('SELECT EXTRACT(YEAR FROM T3."start") FROM "hospital_a"."t" T3', True),
+    ],
+)
+def test_the_last_check_finds_any_table_without_its_schema(sql, unqualified):
+    from hospitium.tenancy.backends.postgresql.compiler import unqualified as check
+
+    assert check(sql) is unqualified

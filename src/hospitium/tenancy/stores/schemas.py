@@ -41,6 +41,11 @@ class Session:
     #: (the cast to regnamespace), which aborts the rest of that round trip.
     inline: str = ""
 
+    @property
+    def mode(self) -> str:
+        """The end of ``key`` that says the read-only mode (``|ro`` or ``|rw``)."""
+        return "|ro" if self.read_only else "|rw"
+
 
 _STATEMENT = (
     "SELECT pg_catalog.set_config('search_path', %s, false), "

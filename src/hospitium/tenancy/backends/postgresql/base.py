@@ -31,10 +31,12 @@ from weakref import WeakKeyDictionary
 import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 from django.db.utils import DatabaseErrorWrapper
 from django.utils.functional import cached_property
 from psycopg.pq import TransactionStatus
 
+from hospitium.tenancy.backends.postgresql.compiler import qualified_schema
 from hospitium.tenancy.errors import HospitalStoreUnavailable
 from hospitium.tenancy.stores.schemas import Session, session_for, wanted_session
 
@@ -136,10 +138,21 @@ class SessionCursor(base.Cursor, psycopg.ClientCursor[Any]):
         """
         wanted = self.hospitium_session
         connection = self.connection
-        if wanted is None or _sessions.get(connection) == wanted.key:
+        current = _sessions.get(connection)
+        if wanted is None or current == wanted.key:
+            return super().execute(query, params, prepare=prepare, binary=binary)
+        text = query if isinstance(query, str) else ""
+        if (
+            wanted.required is not None
+            and current is not None
+            and current.endswith(wanted.mode)
+            and qualified_schema(text) == wanted.required
+        ):
+            # A read whose every table names the hospital's schema (compiler.py), on a
+            # connection already in the hospital's read-only mode: no switch needed.
+            # A dropped schema surfaces as a missing table: _StoreErrors reports it.
             return super().execute(query, params, prepare=prepare, binary=binary)
         status = connection.info.transaction_status
-        text = query if isinstance(query, str) else ""
         if status == _INERROR or _AS_IS.match(text):
             return super().execute(query, params, prepare=prepare, binary=binary)
         if not _INLINE.match(text):
@@ -224,11 +237,15 @@ class _StoreErrors(DatabaseErrorWrapper):
         if (
             exc_type is not None
             and getattr(cause, "sqlstate", None) == "42P01"
-            and wrapper.hospitium_session
             and wrapper.connection is not None
             and not wrapper.in_atomic_block
         ):
-            schema = wrapper.hospitium_session.split("|", 1)[0]
+            # The schema this query wanted: the connection may still be on another one when the
+            # query named its tables with their schema (compiler.py).
+            current = wrapper.hospitium_session
+            schema = wanted_session(wrapper.alias).required or (
+                current.split("|", 1)[0] if current else None
+            )
             wrapper.hospitium_session = None
             if schema and not wrapper.connection.execute(_EXISTS, (schema,)).fetchone()[0]:
                 raise _unavailable(schema) from exc_value
@@ -242,7 +259,14 @@ _SET_ZONE = "SELECT pg_catalog.set_config('hospitium.time_zone', %s, false)"
 _EXISTS = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s)"
 
 
+class DatabaseOperations(PostgresOperations):
+    # SELECTs name their tables with the hospital's schema (compiler.py).
+    compiler_module = "hospitium.tenancy.backends.postgresql.compiler"
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     @cached_property
     def wrap_database_errors(self) -> DatabaseErrorWrapper:
         return _StoreErrors(self)

@@ -1,0 +1,158 @@
+"""SQL compilers of the hospital PostgreSQL backend: reads name their tables with the hospital's
+schema, so that a pooled connection can serve them without a schema switch.
+
+A connection to a hospital server follows the bound hospital through its ``search_path``
+(``base.py``), which costs a second statement in the round trip of the first query after a
+change of hospital (docs/benchmarks.md, "Routing on PostgreSQL"). A SELECT built here names every
+table of its FROM clause as ``"hospital_x"."table"`` — the schema of the hospital bound to the
+context — so it reads the right hospital whatever the connection's search path is, and the
+cursor sends it without switching (``SessionCursor``), provided that:
+
+* the whole statement was compiled here, subqueries included, for that same schema;
+* nothing in it is SQL written by hand (``RawSQL``, ``extra()``), which could name a table
+  without its schema;
+* the finished text has no FROM or JOIN item without a schema (``unqualified``: a cheap second
+  check, in case some construct escaped the first two);
+* the connection's read-only mode already matches the hospital's.
+
+Anything else — writes (whose triggers resolve names through the search path), raw SQL,
+maintenance under ``schema_context`` — switches first, as before. Column references keep
+naming their table without the schema (``"table"."column"`` is resolved against the FROM
+clause, never through the search path).
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.backends.postgresql.compiler import (
+    SQLCompiler as _PostgresCompiler,
+)
+from django.db.backends.postgresql.compiler import (
+    SQLDeleteCompiler,
+    SQLInsertCompiler,
+    SQLUpdateCompiler,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.sql.compiler import SQLAggregateCompiler as _AggregateCompiler
+from django.db.models.sql.datastructures import BaseTable, Join
+from django.db.models.sql.where import ExtraWhere
+
+from hospitium.tenancy.stores.schemas import wanted_session
+
+__all__ = [
+    "SQLAggregateCompiler",
+    "SQLCompiler",
+    "SQLDeleteCompiler",
+    "SQLInsertCompiler",
+    "SQLUpdateCompiler",
+    "qualified_schema",
+    "unqualified",
+]
+
+#: A FROM or JOIN item that is not ``"schema"."table"`` or a parenthesised subquery: a quoted
+#: name not followed by a dot, or anything unquoted (``EXTRACT(… FROM T3."start")`` matches
+#: too, which only costs that statement its shortcut).
+_UNQUALIFIED = re.compile(r'\b(?:FROM|JOIN)\s+(?:"[^"]*"(?!\.)|(?![("]))', re.IGNORECASE)
+
+
+def unqualified(sql: str) -> bool:
+    """Whether ``sql`` may name a table of its FROM clause without a schema."""
+    return _UNQUALIFIED.search(sql) is not None
+
+
+@dataclass
+class _Reads:
+    """What the compilers of one statement found: the schema they qualified with, and whether
+    every part of the statement was theirs."""
+
+    schema: str
+    whole: bool = True
+
+
+#: Set while a SELECT compiled here runs (``execute_sql``); read by the cursor.
+_statement: ContextVar[_Reads | None] = ContextVar("hospitium_qualified", default=None)
+
+
+def qualified_schema(sql: str) -> str | None:
+    """The schema the statement being executed names all its tables with, or None if it is not
+    such a statement (then the cursor must switch the search path first)."""
+    reads = _statement.get()
+    if reads is None or not reads.whole or unqualified(sql):
+        return None
+    return reads.schema
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _QualifiedReads:
+    """Mixed into Django's SELECT compilers: the FROM clause names the bound hospital's schema."""
+
+    connection: Any
+    query: Any
+    _hospitium_table: str | None = None
+
+    def _hospitium_schema(self) -> str | None:
+        schema: str | None = wanted_session(self.connection.alias).required
+        return schema
+
+    def compile(self, node: Any) -> tuple[str, Any]:
+        reads = _statement.get()
+        if isinstance(node, RawSQL | ExtraWhere):
+            if reads is not None:
+                reads.whole = False
+            return super().compile(node)  # type: ignore[misc]
+        if isinstance(node, BaseTable | Join):
+            schema = self._hospitium_schema()
+            if schema is None or (reads is not None and reads.schema != schema):
+                if reads is not None:
+                    reads.whole = False
+                return super().compile(node)  # type: ignore[misc]
+            # Only this item's own table gets the schema (not the cached quoting of the name,
+            # which column references share).
+            outer, self._hospitium_table = self._hospitium_table, node.table_name
+            try:
+                return super().compile(node)  # type: ignore[misc]
+            finally:
+                self._hospitium_table = outer
+        return super().compile(node)  # type: ignore[misc]
+
+    def quote_name_unless_alias(self, name: str) -> str:
+        if name == self._hospitium_table:
+            schema = self._hospitium_schema()
+            if schema is not None:
+                return f"{_quoted(schema)}.{_quoted(name)}"
+        return super().quote_name_unless_alias(name)  # type: ignore[misc]
+
+    def as_sql(self, *args: Any, **kwargs: Any) -> tuple[str, Any]:
+        reads = _statement.get()
+        if reads is not None and (
+            self.query.extra or self.query.extra_tables or self.query.extra_order_by
+        ):
+            reads.whole = False
+        return super().as_sql(*args, **kwargs)  # type: ignore[misc]
+
+    def execute_sql(self, *args: Any, **kwargs: Any) -> Any:
+        if _statement.get() is not None:
+            return super().execute_sql(*args, **kwargs)  # type: ignore[misc]
+        schema = self._hospitium_schema()
+        if schema is None:
+            return super().execute_sql(*args, **kwargs)  # type: ignore[misc]
+        token = _statement.set(_Reads(schema))
+        try:
+            return super().execute_sql(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            _statement.reset(token)
+
+
+class SQLCompiler(_QualifiedReads, _PostgresCompiler):
+    pass
+
+
+class SQLAggregateCompiler(_QualifiedReads, _AggregateCompiler):
+    pass
