@@ -17,7 +17,8 @@ still printed. Rounds are interleaved and the medians compared. Target: routed â
 view unrouted (with requests spread over 100 hospitals, as issue 2 asks of SQLite).
 
 Also measured: how many search_path switches each request makes (the backend sets the session
-when the one a cursor wants differs from what its pooled connection last set), how many of them
+when the one a cursor wants differs from what its pooled connection last set, except for ORM
+reads, which name their tables with the hospital's schema since 2026-11-22), how many of them
 went in a round trip of their own, how many statements reach a hospital server per request, and
 on one raw pooled connection: SELECT 1 alone, the switch statement alone, and SELECT 1 with the
 switch in front of it in one query (the form the backend sends since the switch rides with the

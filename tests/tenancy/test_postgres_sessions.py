@@ -535,7 +535,7 @@ def test_an_orm_read_names_the_schema_and_reads_its_hospital_without_a_switch(sa
 
 
 def test_joins_and_subqueries_name_the_schema_of_the_bound_hospital(same_server):
-    from django.db.models import Exists, OuterRef
+    from django.db.models import Count, Exists, OuterRef
     from django.test.utils import CaptureQueriesContext
 
     from hospitium.scheduling.models import Appointment
@@ -565,8 +565,14 @@ def test_joins_and_subqueries_name_the_schema_of_the_bound_hospital(same_server)
                 Exists(Appointment.objects.filter(patient=OuterRef("pk")))
             ).values_list("given_name", flat=True)
         )
+        # A sliced aggregate: SQLAggregateCompiler around a subquery.
+        counted = Patient.objects.order_by("mrn")[:5].aggregate(n=Count("id"))
+        named = [a.patient.given_name for a in Appointment.objects.select_related("patient").all()]
     assert joined == [(three, appointment.practitioner.department.name)]
     assert booked == [three]
+    assert counted == {"n": 1}
+    assert named == [three]
+    assert '"hospital_three"."patients_patient"' in captured.captured_queries[2]["sql"]
     for query in captured.captured_queries:
         assert "set_config" not in query["sql"]
         assert '"hospital_one"' not in query["sql"]

@@ -38,7 +38,6 @@ from django.db.backends.postgresql.compiler import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.sql.compiler import SQLAggregateCompiler as _AggregateCompiler
-from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.where import ExtraWhere
 
 from hospitium.tenancy.stores.schemas import wanted_session
@@ -90,50 +89,55 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: Nodes holding SQL written by hand, which may name a table without its schema.
+_HAND_WRITTEN = frozenset({RawSQL, ExtraWhere})
+
+
 class _QualifiedReads:
     """Mixed into Django's SELECT compilers: the FROM clause names the bound hospital's schema."""
 
     connection: Any
     query: Any
-    _hospitium_table: str | None = None
+    #: The schema the FROM clause being compiled names its tables with.
+    _hospitium_from: str | None = None
 
     def _hospitium_schema(self) -> str | None:
         schema: str | None = wanted_session(self.connection.alias).required
         return schema
 
     def compile(self, node: Any) -> tuple[str, Any]:
-        reads = _statement.get()
-        if isinstance(node, RawSQL | ExtraWhere):
+        if node.__class__ in _HAND_WRITTEN or isinstance(node, RawSQL | ExtraWhere):
+            reads = _statement.get()
             if reads is not None:
                 reads.whole = False
-            return super().compile(node)  # type: ignore[misc]
-        if isinstance(node, BaseTable | Join):
-            schema = self._hospitium_schema()
-            if schema is None or (reads is not None and reads.schema != schema):
-                if reads is not None:
-                    reads.whole = False
-                return super().compile(node)  # type: ignore[misc]
-            # Only this item's own table gets the schema (not the cached quoting of the name,
-            # which column references share).
-            outer, self._hospitium_table = self._hospitium_table, node.table_name
-            try:
-                return super().compile(node)  # type: ignore[misc]
-            finally:
-                self._hospitium_table = outer
         return super().compile(node)  # type: ignore[misc]
 
+    def get_from_clause(self) -> Any:
+        schema = self._hospitium_schema()
+        reads = _statement.get()
+        if schema is None or self.query.extra_tables or (reads and reads.schema != schema):
+            if reads is not None:
+                reads.whole = False
+            return super().get_from_clause()  # type: ignore[misc]
+        self._hospitium_from = schema
+        try:
+            return super().get_from_clause()  # type: ignore[misc]
+        finally:
+            self._hospitium_from = None
+
     def quote_name_unless_alias(self, name: str) -> str:
-        if name == self._hospitium_table:
-            schema = self._hospitium_schema()
-            if schema is not None:
-                return f"{_quoted(schema)}.{_quoted(name)}"
-        return super().quote_name_unless_alias(name)  # type: ignore[misc]
+        quoted: str = super().quote_name_unless_alias(name)  # type: ignore[misc]
+        schema = self._hospitium_from
+        if schema is not None and name in self.query.table_map:
+            # A table of the FROM clause (the table itself, or a column reference to it in a
+            # join's ON clause, which may name the schema too). The quoting cache keeps the
+            # bare name, which the column references elsewhere use.
+            return f"{_quoted(schema)}.{quoted}"
+        return quoted
 
     def as_sql(self, *args: Any, **kwargs: Any) -> tuple[str, Any]:
         reads = _statement.get()
-        if reads is not None and (
-            self.query.extra or self.query.extra_tables or self.query.extra_order_by
-        ):
+        if reads is not None and (self.query.extra or self.query.extra_order_by):
             reads.whole = False
         return super().as_sql(*args, **kwargs)  # type: ignore[misc]
 
