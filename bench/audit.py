@@ -1,10 +1,24 @@
 """What auditing every read costs a patient-detail request (target: ≤ 10 %).
 
-    .venv/bin/python -m bench.audit [--patients 2000] [--rounds 6] [--requests 1500]
+    .venv/bin/python -m bench.audit [--patients 2000] [--rounds 24] [--requests 400]
 
-Same process, same hospital, same signed-in doctor, same URLs: rounds alternate between the real
-``audit_record`` and a no-op, and the medians of the rounds are compared. In-process requests
-through Django's test client (the full middleware and DRF stack, no network).
+Same process, same hospital, same signed-in doctor, same URLs: rounds run in pairs, one with the
+real ``audit_record`` and one with a no-op, the order alternating from pair to pair (ABBA), and
+the overhead is the median over the pairs of each pair's ratio — in wall time and in this
+process's CPU time. Short pairs and paired ratios because this host's speed drifts by tens of
+percent from minute to minute (2026-12-07: the same round took 2.0 ms a request, then 2.8):
+comparing the medians of long rounds measured minutes apart gave 13 % and 4 % for the same code
+within two minutes, and an A/A run (a no-op on both sides) showed 4–6 % "overhead".
+
+``--instructions`` counts instead the instructions each round executes, under valgrind's
+callgrind (the bench runs itself under ``valgrind --tool=callgrind --instr-atstart=no`` and
+switches the counting on, zeroes and dumps it around each round with ``callgrind_control``):
+a count of the CPU work that the host's neighbours do not change (the same total twice, once
+with the other core loaded). It leaves out waiting (the WAL's fsync at a checkpoint), which
+the wall-clock figures keep. About 50 times slower: use ``--rounds 2 --requests 100``.
+
+In-process requests through Django's test client (the full middleware and DRF stack, no
+network).
 """
 
 from __future__ import annotations
@@ -13,6 +27,8 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,9 +37,15 @@ from pathlib import Path
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--rounds", type=int, default=24, help="pairs of rounds")
+    parser.add_argument("--requests", type=int, default=400, help="requests per round")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions under callgrind"
+    )
     args = parser.parse_args()
+    if args.instructions and "HOSPITIUM_BENCH_CALLGRIND" not in os.environ:
+        _under_callgrind()
+        return
 
     home = Path(tempfile.mkdtemp(prefix="hospitium-bench-audit-"))
     os.environ.update(
@@ -39,6 +61,52 @@ def main() -> None:
         run(args)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _under_callgrind() -> None:
+    """Run this bench again under callgrind, with counting off until the rounds start."""
+    out = Path(tempfile.mkdtemp(prefix="hospitium-bench-callgrind-"))
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}/callgrind.out",
+        sys.executable,
+        "-m",
+        "bench.audit",
+        *sys.argv[1:],
+    ]
+    env = {**os.environ, "HOSPITIUM_BENCH_CALLGRIND": str(out), "PYTHONHASHSEED": "0"}
+    try:
+        subprocess.run(command, env=env, check=True, stderr=subprocess.DEVNULL)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+class _Instructions:
+    """Instructions executed by this process between ``start`` and ``stop`` (under callgrind)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        self._control("--instr=on")
+
+    def _control(self, *arguments: str) -> None:
+        subprocess.run(
+            ["callgrind_control", *arguments, str(os.getpid())], check=True, capture_output=True
+        )
+
+    def start(self) -> None:
+        self._control("--zero")
+
+    def stop(self) -> float:
+        before = set(self.folder.iterdir())
+        self._control("--dump")
+        (dump,) = set(self.folder.iterdir()) - before
+        for line in dump.read_text().splitlines():
+            if line.startswith("summary:"):
+                dump.unlink()
+                return float(line.split()[1])
+        raise RuntimeError(f"no summary in {dump}")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -84,30 +152,64 @@ def run(args: argparse.Namespace) -> None:
     def noop(**kwargs: object) -> None:
         return None
 
-    def one_round() -> float:
-        started = time.perf_counter()
+    counter = None
+    if "HOSPITIUM_BENCH_CALLGRIND" in os.environ:
+        counter = _Instructions(os.environ["HOSPITIUM_BENCH_CALLGRIND"])
+
+    def one_round() -> tuple[float, float]:
+        if counter is not None:
+            counter.start()
+        started, cpu = time.perf_counter(), time.process_time()
         for url in urls:
             response = client.get(url)
             assert response.status_code == 200, response.content
-        return time.perf_counter() - started
+        if counter is not None:
+            count = counter.stop()
+            return count, count  # instructions in both columns
+        return time.perf_counter() - started, time.process_time() - cpu
 
     one_round()  # warm up both paths' caches
-    timings: dict[str, list[float]] = {"audited": [], "not audited": []}
-    for index in range(args.rounds * 2):
-        audited = index % 2 == 0
-        resources.audit_record = real if audited else noop  # type: ignore[assignment]
-        timings["audited" if audited else "not audited"].append(one_round())
+    resources.audit_record = noop  # type: ignore[assignment]
+    one_round()
+    wall: dict[str, list[float]] = {"audited": [], "not audited": []}
+    cpu: dict[str, list[float]] = {"audited": [], "not audited": []}
+    for pair in range(args.rounds):
+        order = (True, False) if pair % 2 == 0 else (False, True)
+        for audited in order:
+            resources.audit_record = real if audited else noop  # type: ignore[assignment]
+            label = "audited" if audited else "not audited"
+            seconds, cpu_seconds = one_round()
+            wall[label].append(seconds)
+            cpu[label].append(cpu_seconds)
     resources.audit_record = real
     with hospital_context(hospital):
         events = AuditEvent.objects.filter(action="read").count()
-    on = statistics.median(timings["audited"])
-    off = statistics.median(timings["not audited"])
-    print(f"patient-detail requests: {args.requests} per round, {args.rounds} rounds each way")
-    for label, seconds in (("not audited", off), ("audited", on)):
-        each = seconds / args.requests * 1e6
-        print(f"  {label:<12} {args.requests / seconds:8.0f} req/s   ({each:6.0f} µs each)")
-    overhead = (on / off - 1) * 100
-    print(f"  overhead:    {overhead:6.1f} %   (target ≤ 10 %); read events written: {events}")
+
+    def overhead(times: dict[str, list[float]]) -> float:
+        ratios = [on / off for on, off in zip(times["audited"], times["not audited"], strict=True)]
+        return (statistics.median(ratios) - 1) * 100
+
+    print(
+        f"patient-detail requests: {args.rounds} pairs of rounds of {args.requests} requests"
+        f" (median of the pairs)"
+    )
+    if counter is not None:
+        for label in ("not audited", "audited"):
+            each = statistics.median(wall[label]) / args.requests
+            print(f"  {label:<12} {each:12,.0f} instructions a request")
+        print(f"  overhead in instructions: {overhead(wall):5.1f} %   (target ≤ 10 %)")
+        return
+    for label in ("not audited", "audited"):
+        each = statistics.median(wall[label]) / args.requests * 1e6
+        print(f"  {label:<12} {1e6 / each:8.0f} req/s   ({each:6.0f} µs each)")
+    spread = sorted(
+        (on / off - 1) * 100 for on, off in zip(wall["audited"], wall["not audited"], strict=True)
+    )
+    print(f"  pairs' overhead from {spread[0]:.1f} to {spread[-1]:.1f} %")
+    print(f"  overhead in CPU time: {overhead(cpu):5.1f} %")
+    print(
+        f"  overhead:    {overhead(wall):6.1f} %   (target ≤ 10 %); read events written: {events}"
+    )
 
 
 if __name__ == "__main__":

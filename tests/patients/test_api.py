@@ -178,7 +178,7 @@ def test_audit_events_are_append_only_in_the_database(hospital_a):
         assert event is not None
         alias = current_alias(write=True)
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(using=alias):
-            AuditEvent.objects.filter(pk=event.pk).update(action="delete")
+            AuditEvent.objects.filter(pk=event).update(action="delete")
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(using=alias):
-            AuditEvent.objects.filter(pk=event.pk).delete()
-        assert AuditEvent.objects.get(pk=event.pk).action == "read"
+            AuditEvent.objects.filter(pk=event).delete()
+        assert AuditEvent.objects.get(pk=event).action == "read"
