@@ -89,8 +89,9 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-#: Nodes holding SQL written by hand, which may name a table without its schema.
-_HAND_WRITTEN = frozenset({RawSQL, ExtraWhere})
+#: Whether a class of expression node holds SQL written by hand (``RawSQL``, ``ExtraWhere`` and
+#: their subclasses), which may name a table without its schema; filled as classes are met.
+_hand_written: dict[type, bool] = {}
 
 
 class _QualifiedReads:
@@ -98,15 +99,18 @@ class _QualifiedReads:
 
     connection: Any
     query: Any
-    #: The schema the FROM clause being compiled names its tables with.
-    _hospitium_from: str | None = None
+    quote_cache: dict[str, str]
 
     def _hospitium_schema(self) -> str | None:
         schema: str | None = wanted_session(self.connection.alias).required
         return schema
 
     def compile(self, node: Any) -> tuple[str, Any]:
-        if node.__class__ in _HAND_WRITTEN or isinstance(node, RawSQL | ExtraWhere):
+        kind = node.__class__
+        hand_written = _hand_written.get(kind)
+        if hand_written is None:
+            hand_written = _hand_written[kind] = issubclass(kind, RawSQL | ExtraWhere)
+        if hand_written:
             reads = _statement.get()
             if reads is not None:
                 reads.whole = False
@@ -119,21 +123,26 @@ class _QualifiedReads:
             if reads is not None:
                 reads.whole = False
             return super().get_from_clause()  # type: ignore[misc]
-        self._hospitium_from = schema
+        # Django's quoting cache (``quote_name_unless_alias`` looks there first) names the
+        # tables of the FROM clause with the schema while it is compiled — the table items and
+        # the column references of the joins' ON clauses, which may name the schema too — and
+        # gets its bare names back afterwards, which the column references elsewhere use.
+        # Cheaper than overriding the quoting, which runs for every column of the statement.
+        cache: dict[str, str] = self.quote_cache
+        tables = list(self.query.table_map)
+        saved = {name: cache[name] for name in tables if name in cache}
+        prefix = _quoted(schema) + "."
+        quote = self.connection.ops.quote_name
+        for name in tables:
+            cache[name] = prefix + quote(name)
         try:
             return super().get_from_clause()  # type: ignore[misc]
         finally:
-            self._hospitium_from = None
-
-    def quote_name_unless_alias(self, name: str) -> str:
-        quoted: str = super().quote_name_unless_alias(name)  # type: ignore[misc]
-        schema = self._hospitium_from
-        if schema is not None and name in self.query.table_map:
-            # A table of the FROM clause (the table itself, or a column reference to it in a
-            # join's ON clause, which may name the schema too). The quoting cache keeps the
-            # bare name, which the column references elsewhere use.
-            return f"{_quoted(schema)}.{quoted}"
-        return quoted
+            for name in tables:
+                if name in saved:
+                    cache[name] = saved[name]
+                else:
+                    cache.pop(name, None)
 
     def as_sql(self, *args: Any, **kwargs: Any) -> tuple[str, Any]:
         reads = _statement.get()
