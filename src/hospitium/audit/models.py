@@ -38,7 +38,9 @@ class AuditEvent(models.Model):
         ordering = ["-at"]
         indexes = [
             models.Index(fields=["at"], name="audit_at"),
-            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+            # "Who looked at this record?" — by object id (UUIDs: unique across types), newest
+            # first; an object type alone is served by the time index, scanned newest first.
+            models.Index(fields=["object_id", "at"], name="audit_object_at"),
             models.Index(fields=["actor_id", "at"], name="audit_actor_at"),
         ]
         constraints = [
