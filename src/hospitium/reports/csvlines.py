@@ -15,21 +15,29 @@ line as the only column. ORDER BY stays on the stored columns: Django orders a `
 by position, which here would mean by the local text, out of order in a fall-back hour.
 
 A listing ordered first by a non-null date or datetime column is cut into ``RANGES`` consecutive
-slices of that column, read by ``READERS`` threads on connections of their own (``sqlite3``
-releases the GIL while SQLite works) and written in order. Each reader holds one read
-transaction, and all of them start on one snapshot of the store (checked, else one reader reads
-everything), so the file is one consistent state, as a single SELECT's would be.
+slices of that column. A large one (``PROCESS_MIN_ROWS``) is read by ``PROCESSES`` reader
+processes (``csvreader``, the standard library only), each on a connection and a CPU of its own,
+into files of a temporary folder that the parent copies to the output in slice order. Every
+reader holds one read transaction, and all of them start on one snapshot of the store (checked,
+else one reader reads everything), so the file is one consistent state, as a single SELECT's
+would be. Reader *threads* did not pay: ``sqlite3`` takes the GIL back to build every row, and
+two readers plus the writer ran slower than one reader (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import queue
+import json
+import logging
 import re
 import sqlite3
-import threading
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, FullResultSet
@@ -49,7 +57,11 @@ from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils.dateparse import parse_datetime
 
+from hospitium.reports import csvreader
+from hospitium.reports.errors import ReportReaderFailed
 from hospitium.reports.timebuckets import utc_offsets
+
+logger = logging.getLogger("hospitium.reports")
 
 #: What ends every line (the CSV format's ``lineterminator``).
 LINE_END = "\r\n"
@@ -57,14 +69,21 @@ LINE_END = "\r\n"
 CHUNK_ROWS = 5_000
 #: Slices of the leading order column (when it can be sliced), read in turn by the readers.
 RANGES = 32
-#: Reader threads, each on a connection of its own. One: on a quiet 2-CPU machine one reader
-#: beat two (1,000,000 visits: whole CSV report 11.4 s vs 14.1 s, the lines' read 7.1–7.2 s vs
-#: 10.4–10.7 s; docs/benchmarks.md, 2026-11-22 05:01 UTC) — the two readers slow each other
-#: down more than the second CPU gives. Kept as a knob (the tests run 1–3 readers) until a
-#: profile shows why.
-READERS = 1
-#: Chunks a reader may hold ahead of the writer (bounds memory: ~0.8 MB per chunk of visits).
-AHEAD_CHUNKS = 16
+#: Reader processes (``csvreader``), each on a connection and a CPU of its own. Two: the
+#: machines this runs on have two CPUs, and the parent needs little (it copies files).
+PROCESSES = 2
+#: A listing with fewer rows than this is read in the report's own process: starting the
+#: readers (an interpreter each, ~0.05–0.1 s) would cost more than they save. Decided by a
+#: ``count`` of the listing capped at this many rows (``LIMIT``: a few ms at most).
+PROCESS_MIN_ROWS = 20_000
+#: Where the readers' temporary folder is made (None: the system's temporary folder). It holds
+#: the slices read but not yet copied: at most the listing's text, usually a few slices.
+TEMP_PARENT: str | None = None
+#: The readers' environment: nothing of ours (they run ``python -I``, which ignores PYTHON*
+#: variables anyway); only what the C library wants for text.
+READER_ENV = {"LC_ALL": "C.UTF-8"}
+#: How long a reader that reported its last slice may take to exit.
+EXIT_SECONDS = 10.0
 #: Reader connections only read. Neither a larger page cache nor a memory-mapped file is set:
 #: on the 1M-visit hospital a 64 MiB cache did not measurably help, and mapping the file cut
 #: 0.5–1 s per million rows in a busy-machine probe but showed the mapped pages in the process's
@@ -89,7 +108,6 @@ _SQLITE_TEXT = "%Y-%m-%d %H:%M:%S"
 # The characters that make the csv module quote a field under QUOTE_MINIMAL with the default
 # dialect and a CRLF terminator: the delimiter, the quote char and those of the terminator.
 _NEEDS_QUOTES = "'*[,\"\r\n]*'"
-_END = object()
 _FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
 
 SqlParams = tuple[str, tuple[Any, ...]]
@@ -375,26 +393,28 @@ class CsvLines:
     """A listing's CSV lines as SQLite builds them: ``chunks()`` yields (text, rows) in the
     listing's order. Build with ``csv_lines``."""
 
-    def __init__(self, using: str, selects: Sequence[SqlParams], *, readers: int) -> None:
+    def __init__(self, using: str, selects: Sequence[SqlParams], *, processes: int) -> None:
         self.using = using
         self.selects = [(_qmark(sql), params) for sql, params in selects]
-        self.readers = readers
+        self.processes = processes
 
     def chunks(self) -> Iterator[tuple[str, int]]:
         """The lines, ``CHUNK_ROWS`` at a time joined into one string, with how many (call in
-        the hospital's context). Raises Django's database errors."""
+        the hospital's context). Raises Django's database errors, and ReportReaderFailed when
+        a reader process ends before its work is done."""
         connection = connections[self.using]
         connection.ensure_connection()
-        database = connection.settings_dict["NAME"]
+        database = str(connection.settings_dict["NAME"])
         separate = (
-            self.readers > 0
+            self.processes > 0
             and not connection.in_atomic_block  # its uncommitted rows: only it sees them
             and database != ":memory:"
             and "mode=memory" not in database
         )
         with connection.wrap_database_errors:
             if separate:
-                yield from self._threaded(str(database), connection)
+                timeout = float(connection.settings_dict["OPTIONS"].get("timeout", 5))
+                yield from _Readers(database, timeout, self.selects, self.processes).chunks()
             else:
                 raw = connection.connection
                 raw.create_function(_SQLITE_FUNCTION, 2, _local_text, deterministic=True)
@@ -407,124 +427,210 @@ class CsvLines:
                         cursor.close()
 
     def _open(self, database: str, timeout: float) -> sqlite3.Connection:
-        raw = sqlite3.connect(
-            database, uri=True, timeout=timeout, check_same_thread=False, isolation_level=None
-        )
-        for pragma in READER_PRAGMAS:
-            raw.execute(pragma)
-        raw.create_function(_SQLITE_FUNCTION, 2, _local_text, deterministic=True)
-        return raw
+        """A read-only connection of its own to the store (the snapshot monitor, probes)."""
+        return _open(database, timeout)
 
-    def _snapshot(self, readers: list[sqlite3.Connection], database: str, timeout: float) -> bool:
-        """Start a read transaction on every reader; True when they all see one state (no
-        commit between the first start and the last, by ``PRAGMA data_version`` on a monitor
-        connection), else they are rolled back."""
-        monitor = self._open(database, timeout)
+
+def _open(database: str, timeout: float) -> sqlite3.Connection:
+    raw = sqlite3.connect(database, uri=True, timeout=timeout, isolation_level=None)
+    for pragma in READER_PRAGMAS:
+        raw.execute(pragma)
+    raw.create_function(_SQLITE_FUNCTION, 2, _local_text, deterministic=True)
+    return raw
+
+
+def _start(command: list[str], stderr: IO[bytes]) -> subprocess.Popen[str]:
+    """One reader process (a seam for the tests, which keep the processes they start)."""
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=READER_ENV,
+        text=True,
+        encoding="utf-8",
+    )
+
+
+class _Readers:
+    """``csvreader`` processes reading the slices into files of a temporary folder: slice
+    ``i`` by process ``i % n``, all on one snapshot of the store (else one process reads them
+    all); ``chunks`` copies the files in slice order as they are finished."""
+
+    def __init__(
+        self, database: str, timeout: float, selects: Sequence[SqlParams], processes: int
+    ) -> None:
+        self.database = database
+        self.timeout = timeout
+        self.selects = selects
+        self.count = max(1, min(processes, len(selects)))
+        self.children: list[subprocess.Popen[str]] = []
+        self.errors: list[IO[bytes]] = []
+
+    def chunks(self) -> Iterator[tuple[str, int]]:
+        """The slices' lines in order, ``CHUNK_ROWS`` at a time. Raises ``sqlite3`` errors
+        (a reader's, by its class) and ReportReaderFailed; whatever ends it (an error, the
+        generator closed, the writer failing), the processes are killed and the folder removed.
+        """
+        with tempfile.TemporaryDirectory(prefix="hospitium-csv-", dir=TEMP_PARENT) as directory:
+            try:
+                self._on_one_snapshot(directory)
+                for n, child in enumerate(self.children):
+                    mine = [
+                        [index, sql, list(params)]
+                        for index, (sql, params) in enumerate(self.selects)
+                        if index % len(self.children) == n
+                    ]
+                    self._send(child, json.dumps({"slices": mine, "chunk_rows": CHUNK_ROWS}))
+                for index in range(len(self.selects)):
+                    child = self.children[index % len(self.children)]
+                    done = self._answer(child)
+                    if done.get("done") != index:
+                        raise self._failed(child, f"answered {done!r} for slice {index}")
+                    path = Path(directory) / f"{index}.lines"
+                    with path.open("rb") as file:
+                        for size, rows in done["chunks"]:
+                            yield file.read(size).decode(), rows
+                    path.unlink()  # the folder holds at most what the readers are ahead
+                for child in self.children:
+                    self._exited(child)
+            finally:
+                self._stop_all()
+
+    def _start_all(self, directory: str) -> None:
+        config = json.dumps(
+            {
+                "database": self.database,
+                "timeout": self.timeout,
+                "pragmas": list(READER_PRAGMAS),
+                "directory": directory,
+                "zone_function": _SQLITE_FUNCTION,
+            }
+        )
+        command = [sys.executable, "-I", str(Path(csvreader.__file__))]
+        for n in range(self.count):
+            # the child's own messages (a traceback) go to a file, logged if it fails
+            stderr = (Path(directory) / f"reader-{n}.err").open("w+b")
+            self.errors.append(stderr)
+            child = _start(command, stderr)
+            self.children.append(child)
+            self._send(child, config)
+
+    def _on_one_snapshot(self, directory: str) -> None:
+        """Start the readers, each holding a read transaction, all on one state of the store
+        (no commit between the first snapshot and the last, by ``PRAGMA data_version`` on a
+        monitor connection, read before the first and after the last); after
+        ``SNAPSHOT_ATTEMPTS`` tries, the first reader alone (its snapshot is one state)."""
+        monitor = _open(self.database, self.timeout)
         try:
+            # the readers take their first snapshot as they start: "before" is read first
             before = monitor.execute("PRAGMA data_version").fetchone()
-            for reader in readers:
-                reader.execute("BEGIN")
-                reader.execute("SELECT count(*) FROM sqlite_schema").fetchone()  # takes it
-            after = monitor.execute("PRAGMA data_version").fetchone()
+            self._start_all(directory)
+            for attempt in range(SNAPSHOT_ATTEMPTS):
+                if attempt:
+                    before = monitor.execute("PRAGMA data_version").fetchone()
+                    for child in self.children:
+                        self._send(child, "again")
+                for child in self.children:
+                    self._ready(child)
+                if monitor.execute("PRAGMA data_version").fetchone() == before:
+                    return
         finally:
             monitor.close()
-        if before == after:
-            return True
-        for reader in readers:
-            reader.execute("ROLLBACK")
-        return False
+        # writes keep landing in between: one reader, one snapshot
+        for child in self.children[1:]:
+            self._end(child)
+        self.children = self.children[:1]
 
-    def _threaded(self, database: str, connection: Any) -> Iterator[tuple[str, int]]:
-        timeout = float(connection.settings_dict["OPTIONS"].get("timeout", 5))
-        count = max(1, min(self.readers, len(self.selects)))
-        readers: list[sqlite3.Connection] = []
+    def _ready(self, child: subprocess.Popen[str]) -> None:
+        """Wait for the reader's snapshot (a seam for the tests). Raises as ``_answer``."""
+        answer = self._answer(child, ready=True)
+        if answer != {"ready": True}:
+            raise self._failed(child, f"answered {answer!r} instead of ready")
+
+    def _answer(self, child: subprocess.Popen[str], *, ready: bool = False) -> dict[str, Any]:
+        """The reader's next message. Raises the ``sqlite3`` error it reports, or
+        ReportReaderFailed when it ends without one (killed, crashed)."""
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise self._failed(child, "ended before its work was done")
+        if ready and line.strip() == "ready":
+            return {"ready": True}
+        message: dict[str, Any] = json.loads(line)
+        if "error" in message:
+            kind = getattr(sqlite3, str(message["error"]), None)
+            text = str(message.get("message", ""))
+            if isinstance(kind, type) and issubclass(kind, sqlite3.Error):
+                raise kind(text)
+            raise self._failed(child, f"failed: {text}")
+        return message
+
+    def _exited(self, child: subprocess.Popen[str]) -> None:
+        """A reader that reported its last slice exits 0. Raises ReportReaderFailed."""
         try:
-            for _ in range(count):
-                readers.append(self._open(database, timeout))
-            for _attempt in range(SNAPSHOT_ATTEMPTS):
-                if self._snapshot(readers, database, timeout):
-                    break
-            else:  # writes keep landing in between: one reader, one snapshot
-                for extra in readers[1:]:
-                    extra.close()
-                readers = readers[:1]
-                readers[0].execute("BEGIN")
-            yield from _in_order(readers, self.selects)
-        finally:
-            for reader in readers:
-                reader.close()
+            status = child.wait(timeout=EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            status = None
+        if status != 0:
+            raise self._failed(child, "did not exit cleanly after its last slice")
 
-
-def _put(out: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
-    while not stop.is_set():
+    def _send(self, child: subprocess.Popen[str], line: str) -> None:
+        assert child.stdin is not None
         try:
-            out.put(item, timeout=0.05)
-        except queue.Full:
-            continue
-        return True
-    return False
+            child.stdin.write(line + "\n")
+            child.stdin.flush()
+        except OSError as exc:  # it died already: say how
+            raise self._failed(child, "ended before its work was given") from exc
 
-
-def _read(
-    reader: sqlite3.Connection,
-    selects: Sequence[SqlParams],
-    out: queue.Queue[Any],
-    stop: threading.Event,
-) -> None:
-    """A reader thread: each of its slices' chunks, then ``_END``; an error is passed on."""
-    try:
-        for sql, params in selects:
-            cursor = reader.execute(sql, params)
-            while rows := cursor.fetchmany(CHUNK_ROWS):
-                if not _put(out, ("".join([row[0] for row in rows]), len(rows)), stop):
-                    return
-            cursor.close()
-            if not _put(out, _END, stop):
-                return
-    except BaseException as exc:  # handed to the writer, which raises it
-        _put(out, exc, stop)
-
-
-def _in_order(
-    readers: list[sqlite3.Connection], selects: Sequence[SqlParams]
-) -> Iterator[tuple[str, int]]:
-    """Slice ``i`` is read by reader ``i % len(readers)``; the chunks come out in slice order.
-    Closing the iterator early stops and joins the readers."""
-    stop = threading.Event()
-    queues: list[queue.Queue[Any]] = [queue.Queue(maxsize=AHEAD_CHUNKS) for _ in readers]
-    threads = [
-        threading.Thread(
-            target=_read,
-            args=(reader, selects[n :: len(readers)], queues[n], stop),
-            name=f"csv-lines-{n}",
-            daemon=True,
+    def _failed(self, child: subprocess.Popen[str], what: str) -> ReportReaderFailed:
+        try:
+            status = child.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            status = None
+        n = self.children.index(child) if child in self.children else -1
+        details = ""
+        if 0 <= n < len(self.errors):
+            self.errors[n].seek(0)
+            details = self.errors[n].read()[-2000:].decode(errors="replace")
+        logger.error(
+            "CSV reader %d (pid %d, exit status %s) %s\n%s", n, child.pid, status, what, details
         )
-        for n, reader in enumerate(readers)
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        for index in range(len(selects)):
-            source = queues[index % len(readers)]
-            while (item := source.get()) is not _END:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-    finally:
-        stop.set()
-        for reader in readers:
-            reader.interrupt()  # a statement still running ends with an error, not read
-        for thread in threads:
-            thread.join()
+        return ReportReaderFailed(
+            "A reader of the listing's rows stopped before the end "
+            f"(exit status {status}); no file was written. Please try again."
+        )
+
+    def _end(self, child: subprocess.Popen[str]) -> None:
+        """Stop a reader: its stdin closed (it exits when waiting for orders), killed if it
+        does not."""
+        for stream in (child.stdin, child.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):  # a broken pipe: it is gone already
+                    stream.close()
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+
+    def _stop_all(self) -> None:
+        for child in self.children:
+            self._end(child)
+        for stderr in self.errors:
+            stderr.close()
 
 
 def csv_lines(
-    queryset: QuerySet[Any, Any], zone: dt.tzinfo, *, ranges: int = RANGES, readers: int = READERS
+    queryset: QuerySet[Any, Any],
+    zone: dt.tzinfo,
+    *,
+    ranges: int = RANGES,
+    processes: int = PROCESSES,
 ) -> CsvLines | None:
     """The fast path for a ``values_list`` queryset of plain fields (call in the hospital's
     context): its rows as the CSV lines the csv module writes for the general path's rows
-    (``streaming.listing_values``), read by ``readers`` threads on connections of their own
-    (0: on the queryset's own connection), the listing cut into up to ``ranges`` slices.
+    (``streaming.listing_values``), the listing cut into up to ``ranges`` slices, read by
+    ``processes`` reader processes when it has several slices and at least
+    ``PROCESS_MIN_ROWS`` rows (else, or with 0, on the queryset's own connection).
 
     None when the path does not apply: a store other than SQLite, a zone other than a
     ``ZoneInfo``, a queryset that is not a plain ``values_list`` of fields, or a column of a
@@ -537,4 +643,19 @@ def csv_lines(
     selects = [_flat_select(queryset, zone, near, cut) for cut, near in _slices(queryset, ranges)]
     if any(select is None for select in selects):
         return None
-    return CsvLines(queryset.db, [s for s in selects if s is not None], readers=readers)
+    plain = [s for s in selects if s is not None]
+    if processes and (len(plain) < 2 or not _at_least(queryset, PROCESS_MIN_ROWS)):
+        processes = 0
+    if processes and not all(_portable(params) for _sql, params in plain):
+        processes = 0  # the readers get their parameters as JSON
+    return CsvLines(queryset.db, plain, processes=processes)
+
+
+def _at_least(queryset: QuerySet[Any, Any], rows: int) -> bool:
+    """Whether the queryset has at least ``rows`` rows, counting no further than that."""
+    return rows <= 0 or queryset.order_by()[:rows].count() >= rows
+
+
+def _portable(params: Sequence[Any]) -> bool:
+    # What JSON carries unchanged to the reader, and sqlite3 binds the same way there.
+    return all(p is None or type(p) in (str, int, float, bool) for p in params)

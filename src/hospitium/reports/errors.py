@@ -39,3 +39,12 @@ class ReportStorageUnavailable(HospitiumError):
 
 class ReportTransientError(Exception):
     """Raised by the generation task so that Huey retries it (storage or database hiccup)."""
+
+
+class ReportReaderFailed(HospitiumError):
+    """A reader process of a listing (the CSV fast path) ended before its work was done."""
+
+    code = "report_reader_failed"
+    category = Category.SYSTEM
+    severity = Severity.ERROR
+    default_message = "A reader of the report's rows stopped before the end. Please try again."
