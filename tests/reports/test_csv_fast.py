@@ -1,4 +1,4 @@
-"""The CSV fast path (finished CSV lines built by the database, read in slices by reader threads:
+"""The CSV fast path (finished CSV lines built by the database, read in slices by reader processes:
 ``csvlines.csv_lines``) writes exactly the file the general path writes (``listing_values`` +
 the csv module), around daylight-saving changes of the reporting zone, for datetimes outside the
 SQL window, microseconds, empty values and text the csv module must quote (or must not: leading
@@ -10,21 +10,28 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import signal
 import sqlite3
-import threading
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import OperationalError, connections, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from hospitium.billing.models import InvoiceLine
 from hospitium.encounters.models import Treatment, Visit
 from hospitium.patients.models import Patient
-from hospitium.reports import csvlines
+from hospitium.reports import csvlines, csvreader
 from hospitium.reports.base import Listing, ReportData, ReportMeta, ReportTemplate
 from hospitium.reports.csvlines import csv_lines
+from hospitium.reports.errors import ReportReaderFailed
 from hospitium.reports.formats.csv import FORMAT as CSV
 from hospitium.reports.streaming import listing_values
 from hospitium.reports.templates.patient_summary import TEMPLATE as PATIENT_SUMMARY
@@ -125,7 +132,12 @@ def _build(template: ReportTemplate, hospital: Hospital) -> ReportData:
     data = {"date_from": DATE_FROM.isoformat(), "date_to": DATE_TO.isoformat()}
     serializer = template.parameters(data={**data, "include_rows": True})
     assert serializer.is_valid(), serializer.errors
-    meta = ReportMeta(
+    with hospital_context(hospital):
+        return template.build(dict(serializer.validated_data), _meta(hospital, template))
+
+
+def _meta(hospital: Hospital, template: ReportTemplate = VISIT_TRENDS) -> ReportMeta:
+    return ReportMeta(
         hospital_code=hospital.code,
         hospital_name=hospital.name,
         template_key=template.key,
@@ -136,8 +148,6 @@ def _build(template: ReportTemplate, hospital: Hospital) -> ReportData:
         generated_by="tests",
         generated_at=timezone.now(),
     )
-    with hospital_context(hospital):
-        return template.build(dict(serializer.validated_data), meta)
 
 
 def _general(data: ReportData) -> ReportData:
@@ -162,8 +172,9 @@ def _csv(data: ReportData) -> tuple[bytes, int]:
 @pytest.mark.parametrize("zone_name", ZONES)
 @pytest.mark.parametrize("template", [VISIT_TRENDS, TREATMENT_OUTCOMES, PATIENT_SUMMARY])
 def test_fast_path_file_equals_the_general_path_file(
-    hospital_a: Hospital, settings: Any, zone_name: str, template: ReportTemplate
+    hospital_a: Hospital, readers: Readers, settings: Any, zone_name: str, template: ReportTemplate
 ) -> None:
+    """Through reader processes (``readers``: for listings of any size) on SQLite."""
     settings.TIME_ZONE = zone_name
     zone = ZoneInfo(zone_name)
     with hospital_context(hospital_a):
@@ -181,6 +192,9 @@ def test_fast_path_file_equals_the_general_path_file(
     general, general_count = _csv(_general(data))
     assert fast == general
     assert fast_count == general_count
+    if not storehelp.on_postgres():
+        assert len(readers.started) == 4  # two per csv_chunks() call: the check, the file
+        assert readers.all_ended() and readers.leftovers() == []
     if template is VISIT_TRENDS:
         assert fast_count == visits
         text = fast.decode("utf-8-sig")
@@ -220,44 +234,80 @@ def _out_of_window_visits() -> None:
 VISIT_COLUMNS = ("id", "started_at", "ended_at", "kind", "patient__mrn", "chief_complaint")
 
 
+@dataclass
+class Readers:
+    """The reader processes a test started, and the folder their temporary folders go in."""
+
+    folder: Path
+    started: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def leftovers(self) -> list[str]:
+        return [p.name for p in self.folder.iterdir()]
+
+    def all_ended(self) -> bool:
+        return all(child.poll() is not None for child in self.started)
+
+
+@pytest.fixture
+def readers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Readers:
+    """Reader processes for listings of any size, started in a folder of the test's own."""
+    folder = tmp_path / "csv-readers"
+    folder.mkdir()
+    seen = Readers(folder)
+    real_start = csvlines._start
+
+    def start(command: list[str], stderr: Any) -> subprocess.Popen[str]:
+        child = real_start(command, stderr)
+        seen.started.append(child)
+        return child
+
+    monkeypatch.setattr(csvlines, "_start", start)
+    monkeypatch.setattr(csvlines, "PROCESS_MIN_ROWS", 0)
+    monkeypatch.setattr(csvlines, "TEMP_PARENT", str(folder))
+    return seen
+
+
+def _visits() -> QuerySet[Any, Any]:
+    return Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
+
+
 @pytest.mark.parametrize("zone_name", ZONES)
-@pytest.mark.parametrize(("ranges", "readers"), [(1, 0), (7, 2), (40, 1)])
+@pytest.mark.parametrize(("ranges", "processes"), [(1, 0), (7, 2), (40, 1), (5, 3)])
 def test_csv_lines_are_what_the_csv_module_writes_for_the_general_rows(
-    hospital_a: Hospital, zone_name: str, ranges: int, readers: int
+    hospital_a: Hospital, readers: Readers, zone_name: str, ranges: int, processes: int
 ) -> None:
     zone = ZoneInfo(zone_name)
     with hospital_context(hospital_a):
         _fill(zone)
         _out_of_window_visits()
-        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
-        plan = csv_lines(queryset, zone, ranges=ranges, readers=readers)
+        queryset = _visits()
+        plan = csv_lines(queryset, zone, ranges=ranges, processes=processes)
         if storehelp.on_postgres():
             assert plan is None
             return
         assert plan is not None
         assert len(plan.selects) == ranges  # cut on started_at, from 1985 to 2059
+        assert plan.processes == (processes if ranges > 1 else 0)
         fast, count = _lines(plan)
+        in_process = csv_lines(queryset, zone, ranges=ranges, processes=0)
+        assert in_process is not None
+        same, _count = _lines(in_process)
         general = list(listing_values(queryset, zone))
     assert count == len(general) > 5
     assert fast == _written(general)
+    assert fast == same
+    assert len(readers.started) == plan.processes
+    assert readers.all_ended()
+    assert readers.leftovers() == []
 
 
 @pytest.mark.sqlite_only
 def test_csv_lines_keep_the_order_of_rows_that_tie_on_the_cut_column(
-    hospital_a: Hospital, monkeypatch: pytest.MonkeyPatch
+    hospital_a: Hospital, readers: Readers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Many rows at one instant, in small chunks over several slices and two reader threads:
-    every row once, in (started_at, id) order, whichever reader read it."""
+    """Many rows at one instant, in small chunks over several slices and two reader processes:
+    every row once, in (started_at, id) order, whichever process read it."""
     monkeypatch.setattr(csvlines, "CHUNK_ROWS", 3)
-    monkeypatch.setattr(csvlines, "AHEAD_CHUNKS", 2)
-    started: list[int] = []
-    real_read = csvlines._read
-
-    def counting_read(*args: Any) -> None:
-        started.append(len(args[1]))
-        real_read(*args)
-
-    monkeypatch.setattr(csvlines, "_read", counting_read)
     zone = ZoneInfo("Europe/Paris")
     with hospital_context(hospital_a):
         doctor = factories.practitioner()
@@ -266,14 +316,26 @@ def test_csv_lines_keep_the_order_of_rows_that_tie_on_the_cut_column(
         for n in range(40):  # the middle instant shared by 20 visits
             at = first + dt.timedelta(hours=n if n < 10 or n >= 30 else 20)
             Visit.objects.create(patient=patient, practitioner=doctor, started_at=at)
-        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
-        plan = csv_lines(queryset, zone, ranges=9, readers=2)
+        queryset = _visits()
+        plan = csv_lines(queryset, zone, ranges=9, processes=2)
         assert plan is not None
-        fast, count = _lines(plan)
+        chunks = list(plan.chunks())
         general = list(listing_values(queryset, zone))
-    assert count == 40
-    assert fast == _written(general)
-    assert sorted(started) == [4, 5]  # two threads shared the 9 slices
+    assert sum(rows for _text, rows in chunks) == 40
+    assert max(rows for _text, rows in chunks) == 3
+    assert "".join(text for text, _rows in chunks) == _written(general)
+    assert len(readers.started) == 2
+
+
+@pytest.mark.sqlite_only
+def test_a_small_listing_is_read_in_the_reports_own_process(hospital_a: Hospital) -> None:
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _fill(zone)
+        plan = csv_lines(_visits(), zone, ranges=4, processes=2)
+        assert plan is not None
+        assert len(plan.selects) == 4
+        assert plan.processes == 0  # fewer than PROCESS_MIN_ROWS rows
 
 
 @pytest.mark.sqlite_only
@@ -295,12 +357,14 @@ def test_a_one_column_listing_writes_an_empty_value_as_the_csv_module_does(
 
 
 @pytest.mark.sqlite_only
-def test_csv_lines_inside_a_transaction_see_its_uncommitted_rows(hospital_a: Hospital) -> None:
-    """Reader connections would not see them: the listing is read on the connection itself."""
+def test_csv_lines_inside_a_transaction_see_its_uncommitted_rows(
+    hospital_a: Hospital, readers: Readers
+) -> None:
+    """Reader processes would not see them: the listing is read on the connection itself."""
     zone = ZoneInfo("UTC")
     with hospital_context(hospital_a):
         _fill(zone)
-        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
+        queryset = _visits()
         with transaction.atomic(using=queryset.db):
             Visit.objects.create(
                 patient=factories.patient(),
@@ -308,73 +372,113 @@ def test_csv_lines_inside_a_transaction_see_its_uncommitted_rows(hospital_a: Hos
                 started_at=dt.datetime(2025, 2, 2, tzinfo=dt.UTC),
                 chief_complaint="uncommitted",
             )
-            plan = csv_lines(queryset, zone, ranges=4, readers=2)
+            plan = csv_lines(queryset, zone, ranges=4, processes=2)
             assert plan is not None
             fast, _count = _lines(plan)
             general = list(listing_values(queryset, zone))
             transaction.set_rollback(True, using=queryset.db)
     assert "uncommitted" in fast
     assert fast == _written(general)
+    assert readers.started == []
 
 
 @pytest.mark.sqlite_only
-def test_stopping_early_stops_the_reader_threads(
-    hospital_a: Hospital, monkeypatch: pytest.MonkeyPatch
+def test_closing_the_chunks_early_ends_the_readers_and_removes_their_files(
+    hospital_a: Hospital, readers: Readers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(csvlines, "CHUNK_ROWS", 2)
-    monkeypatch.setattr(csvlines, "AHEAD_CHUNKS", 1)
     zone = ZoneInfo("Europe/Paris")
     with hospital_context(hospital_a):
         _fill(zone)
-        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
-        plan = csv_lines(queryset, zone, ranges=2, readers=2)
+        plan = csv_lines(_visits(), zone, ranges=6, processes=2)
         assert plan is not None
         chunks = plan.chunks()
         text, rows = next(chunks)
-        assert rows == 2 and text.count("\r\n") >= 2
-        assert any(t.name.startswith("csv-lines-") for t in threading.enumerate())
+        assert 1 <= rows <= 2 and text.count("\r\n") >= rows
+        assert len(readers.started) == 2
+        assert len(readers.leftovers()) == 1  # the readers' folder
         chunks.close()
-    assert not any(t.name.startswith("csv-lines-") for t in threading.enumerate())
+    assert readers.all_ended()
+    assert readers.leftovers() == []
 
 
-class _WriterAfterBegin:
-    """A reader whose read transaction starts, then another connection commits a row."""
-
-    def __init__(self, reader: sqlite3.Connection, database: str) -> None:
-        self.reader = reader
-        self.database = database
-
-    def execute(self, sql: str) -> sqlite3.Cursor:
-        cursor = self.reader.execute(sql)
-        if sql.startswith("SELECT"):
-            cursor.fetchone()
-            writer = sqlite3.connect(self.database, uri=True)
-            writer.execute("CREATE TABLE IF NOT EXISTS snapshot_probe (x)")
-            writer.execute("INSERT INTO snapshot_probe VALUES (1)")
-            writer.commit()
-            writer.close()
-        return cursor
+class _Cancelled(Exception):
+    pass
 
 
 @pytest.mark.sqlite_only
-def test_readers_that_would_start_on_different_states_are_detected(hospital_a: Hospital) -> None:
+def test_a_report_stopped_while_writing_ends_the_readers_and_removes_their_files(
+    hospital_a: Hospital, readers: Readers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CSV format closes the chunks when writing stops (here the progress callback raises,
+    as the worker's lease does for a cancelled report)."""
+    monkeypatch.setattr(csvlines, "CHUNK_ROWS", 2)
+
+    def progress(fraction: float) -> None:
+        if fraction > 0.05:  # some rows of the listing written
+            raise _Cancelled()
+
     zone = ZoneInfo("UTC")
     with hospital_context(hospital_a):
-        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
-        plan = csv_lines(queryset, zone)
+        _fill(zone)
+        plan = csv_lines(_visits(), zone, ranges=6, processes=2)
         assert plan is not None
-        database = str(connections[queryset.db].settings_dict["NAME"])
-        readers = [plan._open(database, 5.0) for _ in range(2)]
-        try:
-            assert plan._snapshot(readers, database, 5.0)  # nothing written in between
-            for reader in readers:
-                reader.execute("ROLLBACK")
-            racing: list[Any] = [_WriterAfterBegin(readers[0], database), readers[1]]
-            assert not plan._snapshot(racing, database, 5.0)
-            assert not readers[0].in_transaction and not readers[1].in_transaction
-        finally:
-            for reader in readers:
-                reader.close()
+        listing = Listing("visits", "Visits", VISIT_COLUMNS, list, plan.chunks)
+        data = ReportData(_meta(hospital_a), listings=[listing])
+        with pytest.raises(_Cancelled):
+            CSV.write(data, io.BytesIO(), progress)
+    assert len(readers.started) == 2
+    assert readers.all_ended()
+    assert readers.leftovers() == []
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("commits", [1, csvlines.SNAPSHOT_ATTEMPTS])
+def test_a_commit_between_the_readers_snapshots_is_detected(
+    hospital_a: Hospital, readers: Readers, monkeypatch: pytest.MonkeyPatch, commits: int
+) -> None:
+    """A visit committed after the first reader's snapshot and before the second's, on the
+    first ``commits`` attempts: the readers take new snapshots, and after ``SNAPSHOT_ATTEMPTS``
+    the first reader reads alone. Either way the file is one state of the store."""
+    zone = ZoneInfo("UTC")
+    at = dt.datetime(2025, 2, 2, 10, tzinfo=dt.UTC)
+    attempts: list[int] = []
+    real_ready = csvlines._Readers._ready
+
+    def ready(self: Any, child: subprocess.Popen[str]) -> None:
+        real_ready(self, child)
+        if child is self.children[0]:
+            attempts.append(1)
+            if len(attempts) <= commits:  # committed on the report's own connection
+                Visit.objects.create(
+                    patient=patient,
+                    practitioner=doctor,
+                    started_at=at + dt.timedelta(minutes=len(attempts)),
+                    chief_complaint="committed meanwhile",
+                )
+
+    monkeypatch.setattr(csvlines._Readers, "_ready", ready)
+    with hospital_context(hospital_a):
+        _fill(zone)
+        patient, doctor = factories.patient(), factories.practitioner()
+        queryset = _visits()
+        plan = csv_lines(queryset, zone, ranges=4, processes=2)
+        assert plan is not None
+        fast, count = _lines(plan)
+        every = list(listing_values(queryset, zone))
+    if commits < csvlines.SNAPSHOT_ATTEMPTS:  # a later attempt found one state: every visit
+        expected = every
+    else:  # the first reader alone, on its last snapshot: before the last commit
+        last = at + dt.timedelta(minutes=commits)
+        expected = [row for row in every if row[1] != last]
+        assert len(expected) == len(every) - 1
+    assert sum(row[5] == "committed meanwhile" for row in every) == commits
+    assert fast == _written(expected)
+    assert count == len(expected)
+    assert len(attempts) == min(commits + 1, csvlines.SNAPSHOT_ATTEMPTS)
+    assert len(readers.started) == 2
+    assert readers.all_ended()
+    assert readers.leftovers() == []
 
 
 @pytest.mark.sqlite_only
@@ -393,7 +497,7 @@ def test_the_visit_listing_reads_the_mrn_from_the_covering_index(hospital_a: Hos
     zone = ZoneInfo("UTC")
     with hospital_context(hospital_a):
         _fill(zone)
-        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
+        queryset = _visits()
         plan = csv_lines(queryset, zone, ranges=3)
         assert plan is not None
         sql, params = plan.selects[1]
@@ -407,14 +511,128 @@ def test_the_visit_listing_reads_the_mrn_from_the_covering_index(hospital_a: Hos
 
 
 @pytest.mark.sqlite_only
-def test_a_reader_error_reaches_the_writer_as_a_database_error(hospital_a: Hospital) -> None:
+def test_a_reader_error_reaches_the_writer_as_a_database_error(
+    hospital_a: Hospital, readers: Readers
+) -> None:
     zone = ZoneInfo("UTC")
     with hospital_context(hospital_a):
         _fill(zone)
-        queryset = Visit.objects.order_by("started_at", "id").values_list(*VISIT_COLUMNS)
-        plan = csv_lines(queryset, zone, ranges=4, readers=2)
+        plan = csv_lines(_visits(), zone, ranges=4, processes=2)
         assert plan is not None
         plan.selects[2] = ("SELECT no_such_column FROM encounters_visit", ())
         with pytest.raises(OperationalError, match="no_such_column"):
             _lines(plan)
-    assert not any(t.name.startswith("csv-lines-") for t in threading.enumerate())
+    assert readers.all_ended()
+    assert readers.leftovers() == []
+
+
+#: A slice that keeps its reader busy for many seconds, then yields one line.
+_SLOW = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000000000)"
+    " SELECT count(*) || char(13, 10) FROM c"
+)
+
+
+@pytest.mark.sqlite_only
+def test_a_reader_killed_mid_read_fails_the_listing_clearly(
+    hospital_a: Hospital, readers: Readers
+) -> None:
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _fill(zone)
+        plan = csv_lines(_visits(), zone, ranges=4, processes=2)
+        assert plan is not None
+        plan.selects[1] = (_SLOW, ())  # the second reader's first slice
+        chunks = plan.chunks()
+        _text, rows = next(chunks)  # slice 0, from the first reader
+        assert rows > 0
+        readers.started[1].send_signal(signal.SIGKILL)
+        with pytest.raises(ReportReaderFailed, match="stopped before the end"):
+            list(chunks)
+    assert readers.all_ended()
+    assert readers.leftovers() == []
+
+
+def test_the_readers_zone_function_is_the_parents(settings: Any) -> None:
+    """``csvreader.local_text`` (no Django) gives what ``csvlines._local_text`` gives."""
+    values = [
+        None,
+        "1985-03-31 00:59:59",
+        "1985-03-31 01:00:00",
+        "1989-12-31 23:59:59.999999",
+        "2075-10-26 01:30:00.5",
+        "2075-03-31T01:00:00",
+        "2075-03-31 01:00:00+00:00",
+        "2075-03-31 01:00:00Z",
+        "2075-3-5 1:02",
+        "2075-03-31 01:00:00,123",
+        "2075-03-31 01:00:00.1234567",
+        "1900-01-01 00:00:00",
+        "9999-12-31 23:59:59.999999",
+    ]
+
+    def outcome(function: Any, value: str | None, zone: str) -> Any:
+        try:
+            return function(value, zone)
+        except (ValueError, OverflowError) as exc:  # 9999 east of UTC: past datetime.max
+            return type(exc)
+
+    for zone in ZONES:
+        for value in values:
+            ours = outcome(csvreader.local_text, value, zone)
+            assert ours == outcome(csvlines._local_text, value, zone), value
+    for bad in ("", "yesterday", "2075-13-01 00:00:00"):
+        with pytest.raises(ValueError):
+            csvlines._local_text(bad, "UTC")
+        with pytest.raises(ValueError):
+            csvreader.local_text(bad, "UTC")
+
+
+def test_the_reader_program_imports_nothing_of_django() -> None:
+    """It starts as ``python -I`` on the standard library alone."""
+    probe = (
+        "import runpy, sys; runpy.run_path(sys.argv[1], run_name='probe');"
+        " print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'hospitium')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", probe, csvreader.__file__],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_orphaned_reader_removes_the_folder_and_exits(tmp_path: Path) -> None:
+    """Its parent gone (here: its stdout closed), nobody would remove the files."""
+    folder = tmp_path / "orphan"
+    folder.mkdir()
+    database = tmp_path / "store.sqlite3"
+    raw = sqlite3.connect(database)
+    raw.execute("CREATE TABLE t (x)")
+    raw.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(100)])
+    raw.commit()
+    raw.close()
+    child = subprocess.Popen(
+        [sys.executable, "-I", csvreader.__file__],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    config = {
+        "database": str(database),
+        "timeout": 5,
+        "pragmas": ["PRAGMA query_only = ON"],
+        "directory": str(folder),
+        "zone_function": "f",
+    }
+    child.stdin.write(json.dumps(config) + "\n")
+    child.stdin.flush()
+    assert child.stdout.readline() == "ready\n"
+    child.stdout.close()
+    order = {"slices": [[0, "SELECT x || char(13, 10) FROM t", []]], "chunk_rows": 10}
+    child.stdin.write(json.dumps(order) + "\n")
+    child.stdin.close()
+    assert child.wait(timeout=30) == csvreader.ORPHANED
+    assert not folder.exists()

@@ -180,4 +180,7 @@ def _report(stdout: IO[str], kind: str, message: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.stdin, sys.stdout))
+    status = serve(sys.stdin, sys.stdout)
+    if status == ORPHANED:
+        os._exit(status)  # not sys.exit: flushing the dead stdout again would fail the exit
+    sys.exit(status)
