@@ -154,8 +154,9 @@ def serve(stdin: IO[str], stdout: IO[str]) -> int:
             order = json.loads(line)
             for index, sql, params in order["slices"]:
                 reader.read(index, sql, params, int(order["chunk_rows"]))
-            break
-        return 0  # every slice read, or stdin closed before any: not needed
+            return 0
+        reader.check_parent()  # stdin closed before any slice: not needed, or orphaned
+        return 0
     except Orphaned:
         if directory:
             shutil.rmtree(directory, ignore_errors=True)
