@@ -96,6 +96,8 @@ class Reader:
         self.connection = sqlite3.connect(
             config["database"], uri=True, timeout=float(config["timeout"]), isolation_level=None
         )
+        # the lines as SQLite's UTF-8 bytes, written as they are: no decoding, no encoding
+        self.connection.text_factory = bytes
         for pragma in config["pragmas"]:
             self.connection.execute(pragma)
         self.connection.create_function(config["zone_function"], 2, local_text, deterministic=True)
@@ -129,7 +131,7 @@ class Reader:
         try:
             with path.open("wb") as file:
                 while rows := cursor.fetchmany(chunk_rows):
-                    data = "".join([row[0] for row in rows]).encode()
+                    data = b"".join([row[0] for row in rows])
                     file.write(data)
                     chunks.append([len(data), len(rows)])
                     self.check_parent()
