@@ -31,10 +31,12 @@ import datetime as dt
 import json
 import logging
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -391,30 +393,56 @@ def _slices(queryset: QuerySet[Any, Any], ranges: int) -> list[tuple[Cut | None,
 
 class CsvLines:
     """A listing's CSV lines as SQLite builds them: ``chunks()`` yields (text, rows) in the
-    listing's order. Build with ``csv_lines``."""
+    listing's order; ``start()`` before it starts the reader processes (if any) at once, so
+    that they read while the caller does other work. Build with ``csv_lines``."""
 
     def __init__(self, using: str, selects: Sequence[SqlParams], *, processes: int) -> None:
         self.using = using
         self.selects = [(_qmark(sql), params) for sql, params in selects]
         self.processes = processes
+        self._readers: _Readers | None = None
 
-    def chunks(self) -> Iterator[tuple[str, int]]:
-        """The lines, ``CHUNK_ROWS`` at a time joined into one string, with how many (call in
-        the hospital's context). Raises Django's database errors, and ReportReaderFailed when
-        a reader process ends before its work is done."""
+    def _separate(self) -> _Readers | None:
+        """The reader processes for this listing, or None when it is read on the connection
+        itself: no processes asked for, inside a transaction (its uncommitted rows: only it sees
+        them), or an in-memory database."""
+        if self._readers is not None:
+            return self._readers
         connection = connections[self.using]
         connection.ensure_connection()
         database = str(connection.settings_dict["NAME"])
-        separate = (
+        if (
             self.processes > 0
-            and not connection.in_atomic_block  # its uncommitted rows: only it sees them
+            and not connection.in_atomic_block
             and database != ":memory:"
             and "mode=memory" not in database
-        )
+        ):
+            timeout = float(connection.settings_dict["OPTIONS"].get("timeout", 5))
+            self._readers = _Readers(database, timeout, self.selects, self.processes)
+        return self._readers
+
+    def start(self) -> None:
+        """Start the reader processes now, if the lines are read by processes (call in the
+        hospital's context). Raises Django's database errors and ReportReaderFailed."""
+        readers = self._separate()
+        if readers is not None:
+            with connections[self.using].wrap_database_errors:
+                readers.start()
+
+    def close(self) -> None:
+        """End the reader processes and remove their files, read or not; idempotent."""
+        if self._readers is not None:
+            self._readers.close()
+
+    def chunks(self) -> Iterator[tuple[str, int]]:
+        """The lines, ``CHUNK_ROWS`` at a time joined into one string, with how many (call in
+        the hospital's context; once). Raises Django's database errors, and ReportReaderFailed
+        when a reader process ends before its work is done."""
+        readers = self._separate()
+        connection = connections[self.using]
         with connection.wrap_database_errors:
-            if separate:
-                timeout = float(connection.settings_dict["OPTIONS"].get("timeout", 5))
-                yield from _Readers(database, timeout, self.selects, self.processes).chunks()
+            if readers is not None:
+                yield from readers.chunks()
             else:
                 raw = connection.connection
                 raw.create_function(_SQLITE_FUNCTION, 2, _local_text, deterministic=True)
@@ -455,7 +483,9 @@ def _start(command: list[str], stderr: IO[bytes]) -> subprocess.Popen[str]:
 class _Readers:
     """``csvreader`` processes reading the slices into files of a temporary folder: slice
     ``i`` by process ``i % n``, all on one snapshot of the store (else one process reads them
-    all); ``chunks`` copies the files in slice order as they are finished."""
+    all); ``chunks`` copies the files in slice order as they are finished. ``start`` may come
+    first (they read meanwhile); ``close`` ends them and removes the folder, and so does the
+    end of ``chunks``, whatever ends it."""
 
     def __init__(
         self, database: str, timeout: float, selects: Sequence[SqlParams], processes: int
@@ -465,37 +495,72 @@ class _Readers:
         self.selects = selects
         self.count = max(1, min(processes, len(selects)))
         self.children: list[subprocess.Popen[str]] = []
+        self.stopped: list[subprocess.Popen[str]] = []
         self.errors: list[IO[bytes]] = []
+        self.directory = ""
+        # a safety net for readers started and never read (a template failing after its
+        # listing started them): the processes and the folder go with this object
+        self._finalizer = weakref.finalize(self, _Readers._cleanup, self.stopped, self.errors, "")
+
+    def start(self) -> None:
+        """Start the readers on one snapshot and give them their slices (once). Raises as
+        ``chunks``; on an error everything is cleaned up first."""
+        if self.directory:
+            return
+        self.directory = tempfile.mkdtemp(prefix="hospitium-csv-", dir=TEMP_PARENT)
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(
+            self, _Readers._cleanup, self.stopped, self.errors, self.directory
+        )
+        try:
+            self._on_one_snapshot(self.directory)
+            for n, child in enumerate(self.children):
+                mine = [
+                    [index, sql, list(params)]
+                    for index, (sql, params) in enumerate(self.selects)
+                    if index % len(self.children) == n
+                ]
+                self._send(child, json.dumps({"slices": mine, "chunk_rows": CHUNK_ROWS}))
+        except BaseException:
+            self.close()
+            raise
 
     def chunks(self) -> Iterator[tuple[str, int]]:
         """The slices' lines in order, ``CHUNK_ROWS`` at a time. Raises ``sqlite3`` errors
         (a reader's, by its class) and ReportReaderFailed; whatever ends it (an error, the
         generator closed, the writer failing), the processes are killed and the folder removed.
         """
-        with tempfile.TemporaryDirectory(prefix="hospitium-csv-", dir=TEMP_PARENT) as directory:
-            try:
-                self._on_one_snapshot(directory)
-                for n, child in enumerate(self.children):
-                    mine = [
-                        [index, sql, list(params)]
-                        for index, (sql, params) in enumerate(self.selects)
-                        if index % len(self.children) == n
-                    ]
-                    self._send(child, json.dumps({"slices": mine, "chunk_rows": CHUNK_ROWS}))
-                for index in range(len(self.selects)):
-                    child = self.children[index % len(self.children)]
-                    done = self._answer(child)
-                    if done.get("done") != index:
-                        raise self._failed(child, f"answered {done!r} for slice {index}")
-                    path = Path(directory) / f"{index}.lines"
-                    with path.open("rb") as file:
-                        for size, rows in done["chunks"]:
-                            yield file.read(size).decode(), rows
-                    path.unlink()  # the folder holds at most what the readers are ahead
-                for child in self.children:
-                    self._exited(child)
-            finally:
-                self._stop_all()
+        try:
+            self.start()
+            for index in range(len(self.selects)):
+                child = self.children[index % len(self.children)]
+                done = self._answer(child)
+                if done.get("done") != index:
+                    raise self._failed(child, f"answered {done!r} for slice {index}")
+                path = Path(self.directory) / f"{index}.lines"
+                with path.open("rb") as file:
+                    for size, rows in done["chunks"]:
+                        yield file.read(size).decode(), rows
+                path.unlink()  # the folder holds at most what the readers are ahead
+            for child in self.children:
+                self._exited(child)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the readers (killed if still running) and remove the folder; idempotent."""
+        self._finalizer()
+
+    @staticmethod
+    def _cleanup(
+        children: list[subprocess.Popen[str]], errors: list[IO[bytes]], directory: str
+    ) -> None:
+        for child in children:
+            _end(child)
+        for stderr in errors:
+            stderr.close()
+        if directory:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def _start_all(self, directory: str) -> None:
         config = json.dumps(
@@ -514,6 +579,7 @@ class _Readers:
             self.errors.append(stderr)
             child = _start(command, stderr)
             self.children.append(child)
+            self.stopped.append(child)  # ended by close(), read or not
             self._send(child, config)
 
     def _on_one_snapshot(self, directory: str) -> None:
@@ -539,7 +605,7 @@ class _Readers:
             monitor.close()
         # writes keep landing in between: one reader, one snapshot
         for child in self.children[1:]:
-            self._end(child)
+            _end(child)
         self.children = self.children[:1]
 
     def _ready(self, child: subprocess.Popen[str]) -> None:
@@ -588,7 +654,7 @@ class _Readers:
             status = child.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
             status = None
-        n = self.children.index(child) if child in self.children else -1
+        n = self.stopped.index(child) if child in self.stopped else -1
         details = ""
         if 0 <= n < len(self.errors):
             self.errors[n].seek(0)
@@ -601,22 +667,16 @@ class _Readers:
             f"(exit status {status}); no file was written. Please try again."
         )
 
-    def _end(self, child: subprocess.Popen[str]) -> None:
-        """Stop a reader: its stdin closed (it exits when waiting for orders), killed if it
-        does not."""
-        for stream in (child.stdin, child.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):  # a broken pipe: it is gone already
-                    stream.close()
-        if child.poll() is None:
-            child.kill()
-        child.wait()
 
-    def _stop_all(self) -> None:
-        for child in self.children:
-            self._end(child)
-        for stderr in self.errors:
-            stderr.close()
+def _end(child: subprocess.Popen[str]) -> None:
+    """Stop a reader: its pipes closed (waiting for orders, it exits), killed if still running."""
+    for stream in (child.stdin, child.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):  # a broken pipe: it is gone already
+                stream.close()
+    if child.poll() is None:
+        child.kill()
+    child.wait()
 
 
 def csv_lines(
