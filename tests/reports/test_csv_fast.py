@@ -28,13 +28,15 @@ from django.utils import timezone
 from hospitium.billing.models import InvoiceLine
 from hospitium.encounters.models import Treatment, Visit
 from hospitium.patients.models import Patient
-from hospitium.reports import csvlines, csvreader
+from hospitium.reports import csvlines, csvreader, generation
 from hospitium.reports.base import Listing, ReportData, ReportMeta, ReportTemplate
 from hospitium.reports.csvlines import csv_lines
 from hospitium.reports.errors import ReportReaderFailed
 from hospitium.reports.formats.csv import FORMAT as CSV
+from hospitium.reports.services import report_request
 from hospitium.reports.streaming import listing_values
 from hospitium.reports.templates.patient_summary import TEMPLATE as PATIENT_SUMMARY
+from hospitium.reports.templates.patient_summary import streamed
 from hospitium.reports.templates.treatment_outcomes import TEMPLATE as TREATMENT_OUTCOMES
 from hospitium.reports.templates.visit_trends import TEMPLATE as VISIT_TRENDS
 from hospitium.tenancy.context import hospital_context
@@ -636,3 +638,79 @@ def test_an_orphaned_reader_removes_the_folder_and_exits(tmp_path: Path) -> None
     child.stdin.close()
     assert child.wait(timeout=30) == csvreader.ORPHANED
     assert not folder.exists()
+
+
+def _listing_section(file: bytes) -> bytes:
+    return file[file.index(b"# section: listing:") :]
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("template", [VISIT_TRENDS, TREATMENT_OUTCOMES, PATIENT_SUMMARY])
+def test_a_csv_report_starts_its_readers_while_the_template_builds(
+    hospital_a: Hospital,
+    readers: Readers,
+    monkeypatch: pytest.MonkeyPatch,
+    template: ReportTemplate,
+) -> None:
+    """``build_file`` of a CSV: the listing's readers run while the template computes its
+    figures (started inside ``build_data``), and the file is the general path's."""
+    started_during_build: list[int] = []
+    real_build_data = generation.build_data
+
+    def build_data(*args: Any, **kwargs: Any) -> ReportData:
+        data = real_build_data(*args, **kwargs)
+        started_during_build.append(len(readers.started))
+        return data
+
+    monkeypatch.setattr(generation, "build_data", build_data)
+    zone = ZoneInfo("Europe/Paris")
+    with hospital_context(hospital_a):
+        _fill(zone)
+        report = report_request(
+            template_key=template.key,
+            format="csv",
+            date_from=DATE_FROM,
+            date_to=DATE_TO,
+            include_rows=True,
+            enqueue=False,
+        )
+        built = generation.build_file(report)
+        try:
+            fast = built.file.read()
+        finally:
+            built.close()
+    assert started_during_build == [2]
+    assert readers.all_ended()
+    assert readers.leftovers() == []
+    general, _count = _csv(_general(_build(template, hospital_a)))
+    assert _listing_section(fast) == _listing_section(general)
+
+
+@pytest.mark.sqlite_only
+def test_readers_started_early_end_when_the_template_fails(
+    hospital_a: Hospital, readers: Readers
+) -> None:
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _fill(zone)
+        with pytest.raises(ZeroDivisionError), csvlines.early_readers() as started:
+            streamed(_visits())
+            assert len(started) == 1 and len(readers.started) == 2
+            assert not readers.all_ended()
+            _ = 1 / 0  # the figures fail
+    assert readers.all_ended()
+    assert readers.leftovers() == []
+
+
+@pytest.mark.sqlite_only
+def test_listings_start_no_readers_outside_a_csv_report(
+    hospital_a: Hospital, readers: Readers
+) -> None:
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _fill(zone)
+        rows = streamed(_visits())
+        with csvlines.early_readers(enabled=False):
+            also = streamed(_visits())
+        assert rows.plan is None and also.plan is None  # not even planned
+        assert readers.started == []

@@ -38,6 +38,7 @@ import sys
 import tempfile
 import weakref
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -106,6 +107,7 @@ SQL_ZONE_WINDOW = (
 NEAR_MARGIN = dt.timedelta(days=2)
 
 _SQLITE_FUNCTION = "hospitium_listing_local_text"
+_EARLY: ContextVar[list[CsvLines] | None] = ContextVar("hospitium_csv_early", default=None)
 _SQLITE_TEXT = "%Y-%m-%d %H:%M:%S"
 # The characters that make the csv module quote a field under QUOTE_MINIMAL with the default
 # dialect and a CRLF terminator: the delimiter, the quote char and those of the terminator.
@@ -406,8 +408,9 @@ class CsvLines:
         """The reader processes for this listing, or None when it is read on the connection
         itself: no processes asked for, inside a transaction (its uncommitted rows: only it sees
         them), or an in-memory database."""
-        if self._readers is not None:
-            return self._readers
+        if self._readers is not None and self._readers.usable:
+            return self._readers  # started early, not read yet
+        self._readers = None
         connection = connections[self.using]
         connection.ensure_connection()
         database = str(connection.settings_dict["NAME"])
@@ -547,6 +550,11 @@ class _Readers:
         finally:
             self.close()
 
+    @property
+    def usable(self) -> bool:
+        """Not closed yet: ``chunks`` may still be read (once)."""
+        return self._finalizer.alive
+
     def close(self) -> None:
         """End the readers (killed if still running) and remove the folder; idempotent."""
         self._finalizer()
@@ -677,6 +685,38 @@ def _end(child: subprocess.Popen[str]) -> None:
     if child.poll() is None:
         child.kill()
     child.wait()
+
+
+@contextlib.contextmanager
+def early_readers(enabled: bool = True) -> Iterator[list[CsvLines]]:
+    """Listings built inside (``templates.patient_summary.streamed``) start their CSV reader
+    processes at once, so that the rows are read while the template computes its figures; the
+    list collects their plans. On an error inside, they are closed; after it, the caller closes
+    them once the file is written (``CsvLines.close``: a no-op for lines already read)."""
+    started: list[CsvLines] = []
+    token = _EARLY.set(started if enabled else None)
+    try:
+        yield started
+    except BaseException:
+        for plan in started:
+            plan.close()
+        raise
+    finally:
+        _EARLY.reset(token)
+
+
+def reading_early() -> bool:
+    """Whether listings built now start their readers at once (``early_readers``)."""
+    return _EARLY.get() is not None
+
+
+def start_early(plan: CsvLines) -> None:
+    """Start the plan's readers now when inside ``early_readers`` (call in the hospital's
+    context). Raises as ``CsvLines.start``."""
+    started = _EARLY.get()
+    if started is not None:
+        started.append(plan)
+        plan.start()
 
 
 def csv_lines(

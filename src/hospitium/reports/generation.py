@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from hospitium.core.db import is_transient
 from hospitium.core.errors import DatabaseUnavailable, HospitiumError
-from hospitium.reports import files, registry
+from hospitium.reports import csvlines, files, registry
 from hospitium.reports.base import ReportData, ReportFormat, ReportMeta, ReportTemplate
 from hospitium.reports.errors import ReportError, ReportStorageUnavailable, ReportTransientError
 from hospitium.reports.models import GeneratedReport, ReportPolicy
@@ -140,11 +140,22 @@ def report_meta(
 def build_file(
     report: GeneratedReport, progress: Callable[[float], None] | None = None
 ) -> files.BuiltFile:
-    """Build the report's file from its saved parameters (no lease, no status change)."""
+    """Build the report's file from its saved parameters (no lease, no status change).
+
+    For a CSV file, a listing's reader processes start as the template builds it, and read
+    while the template computes its figures (``csvlines.early_readers``); they are ended once
+    the file is written, whatever happened.
+    """
     template, fmt = resolve(report)
     params = validated_parameters(template, report.parameters)
-    data = build_data(template, params, report.parameters, report_meta(report, params, template))
-    return files.write_report(fmt, data, progress)
+    meta = report_meta(report, params, template)
+    with csvlines.early_readers(enabled=fmt.key == "csv") as started:
+        data = build_data(template, params, report.parameters, meta)
+    try:
+        return files.write_report(fmt, data, progress)
+    finally:
+        for plan in started:
+            plan.close()
 
 
 class _Lease:

@@ -27,7 +27,7 @@ from hospitium.reports.base import (
     Series,
     Table,
 )
-from hospitium.reports.csvlines import csv_lines
+from hospitium.reports.csvlines import CsvLines, csv_lines, reading_early, start_early
 from hospitium.reports.streaming import listing_values
 from hospitium.reports.timebuckets import LocalBucket
 from hospitium.tenancy.context import current_hospital_or_none, hospital_context
@@ -90,6 +90,8 @@ class StreamedRows:
         self.queryset = queryset
         self.convert = convert
         self.ref = current_hospital_or_none()
+        self.plan: CsvLines | None = None
+        self.planned = False
 
     def _context(self) -> AbstractContextManager[Any]:
         return hospital_context(self.ref) if self.ref is not None else nullcontext()
@@ -103,14 +105,27 @@ class StreamedRows:
             else:
                 yield from map(self.convert, source)
 
+    def _plan(self) -> CsvLines | None:
+        if not self.planned:
+            self.planned = True
+            with self._context():
+                self.plan = csv_lines(self.queryset, local_zone())
+        return self.plan
+
+    def start_early(self) -> None:
+        """Start the CSV fast path's readers now, inside ``csvlines.early_readers`` (see
+        ``streamed``). Raises as ``csvlines.CsvLines.start``."""
+        if self.convert is None and reading_early() and (plan := self._plan()) is not None:
+            with self._context():
+                start_early(plan)
+
     def csv_chunks(self) -> Iterator[tuple[str, int]] | None:
         """The same rows as finished CSV lines built by the database, in chunks with their
         row counts (``csvlines.csv_lines``), or None when that path does not apply (a
         ``convert``, a store or a column type it does not handle)."""
         if self.convert is not None:
             return None
-        with self._context():
-            plan = csv_lines(self.queryset, local_zone())
+        plan = self._plan()
         if plan is None:
             return None
 
@@ -127,8 +142,12 @@ def streamed(
     """A listing's ``rows`` callable: the values_list queryset streamed in chunks (datetimes in
     the reporting zone, UUIDs as text: see ``streaming.listing_values``), then ``convert``, in the
     hospital that built the report (bound again while iterating, so a writer may run outside
-    it). Without ``convert`` it also offers ``csv_chunks`` (the CSV fast path)."""
-    return StreamedRows(queryset, convert)
+    it). Without ``convert`` it also offers ``csv_chunks`` (the CSV fast path), whose reader
+    processes start at once inside ``csvlines.early_readers`` (a CSV report being generated:
+    templates build their listing before their figures, which are computed meanwhile)."""
+    rows = StreamedRows(queryset, convert)
+    rows.start_early()
+    return rows
 
 
 def local_datetime(value: dt.datetime | None) -> dt.datetime | None:
@@ -174,6 +193,9 @@ class PatientSummary(ReportTemplate):
 
     def build(self, params: dict[str, Any], meta: ReportMeta) -> ReportData:
         start, end = period_bounds(params)
+        # The listing first: building it may start its CSV readers (csvlines.early_readers),
+        # which then read while the figures below are computed.
+        listings = [self._listing(start, end)] if params.get("include_rows") else []
         registered = Patient.objects.filter(created_at__lt=end)
         totals = registered.aggregate(
             total=Count("id"),
@@ -224,7 +246,7 @@ class PatientSummary(ReportTemplate):
             figures=figures,
             tables=[self._age_table(registered, params["date_to"])],
             series=[registrations],
-            listings=[self._listing(start, end)] if params.get("include_rows") else [],
+            listings=listings,
         )
 
     def _age_table(self, registered: QuerySet[Patient], day: dt.date) -> Table:

@@ -88,6 +88,9 @@ class TreatmentOutcomes(ReportTemplate):
             live = live.filter(visit__practitioner__department_id=params["department"])
         period = (params["date_from"], params["date_to"])
         treatments = live.filter(performed_on__range=period)
+        # The listing first: building it may start its CSV readers (csvlines.early_readers),
+        # which then read while the figures below are computed.
+        listings = [self._listing(treatments)] if params.get("include_rows") else []
 
         totals = treatments.aggregate(total=Count("id"), **outcome_counts())
         follow_ups = live.filter(follow_up_required=True, follow_up_date__range=period).aggregate(
@@ -161,7 +164,7 @@ class TreatmentOutcomes(ReportTemplate):
             meta=meta,
             figures=figures,
             tables=[by_procedure, by_department, top],
-            listings=[self._listing(treatments)] if params.get("include_rows") else [],
+            listings=listings,
         )
 
     def _listing(self, treatments: QuerySet[Treatment]) -> Listing:

@@ -91,6 +91,9 @@ class VisitTrends(ReportTemplate):
 
     def build(self, params: dict[str, Any], meta: ReportMeta) -> ReportData:
         visits = period_visits(params)
+        # The listing first: building it may start its CSV readers (csvlines.early_readers),
+        # which then read while the figures below are computed.
+        listings = [self._listing(visits)] if params.get("include_rows") else []
         start, end = period_bounds(params)
         by_kind = {
             "medical": Count("id", filter=Q(kind=MEDICAL)),
@@ -164,7 +167,7 @@ class VisitTrends(ReportTemplate):
             figures=figures,
             tables=[peak_days],
             series=[per_month, by_hour],
-            listings=[self._listing(visits)] if params.get("include_rows") else [],
+            listings=listings,
         )
 
     def _listing(self, visits: QuerySet[Visit]) -> Listing:
