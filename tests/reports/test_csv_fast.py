@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from hospitium.reports.templates.patient_summary import TEMPLATE as PATIENT_SUMM
 from hospitium.reports.templates.patient_summary import streamed
 from hospitium.reports.templates.treatment_outcomes import TEMPLATE as TREATMENT_OUTCOMES
 from hospitium.reports.templates.visit_trends import TEMPLATE as VISIT_TRENDS
+from hospitium.tenancy import stores
 from hospitium.tenancy.context import hospital_context
 from hospitium.tenancy.models import Hospital
 from tests import factories, storehelp
@@ -714,3 +716,44 @@ def test_listings_start_no_readers_outside_a_csv_report(
             also = streamed(_visits())
         assert rows.plan is None and also.plan is None  # not even planned
         assert readers.started == []
+
+
+def _copy_a_visit_elsewhere(hospital: Hospital) -> None:
+    """Another connection commits a copy of a visit (a new id): what another worker would."""
+    database = stores.store_path(hospital.code)
+    raw = sqlite3.connect(database)
+    try:
+        columns = [row[1] for row in raw.execute("PRAGMA table_info(encounters_visit)")]
+        chosen = ", ".join(f'"{c}"' for c in columns)
+        copied = ", ".join("?" if c == "id" else f'"{c}"' for c in columns)
+        raw.execute(
+            f"INSERT INTO encounters_visit ({chosen}) SELECT {copied} FROM encounters_visit"  # noqa: S608
+            " ORDER BY started_at LIMIT 1",
+            (uuid.uuid4().hex,),
+        )
+        raw.commit()
+    finally:
+        raw.close()
+
+
+@pytest.mark.sqlite_only
+def test_figures_computed_while_the_readers_read_see_the_rows_snapshot(
+    hospital_a: Hospital, readers: Readers
+) -> None:
+    """A visit committed after the readers started is in neither the rows nor what the report's
+    connection reads inside ``early_readers``; after it, that connection sees it."""
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        visits = _fill(zone)
+        with csvlines.early_readers() as started:
+            rows = streamed(_visits())
+            assert started[0].holding
+            _copy_a_visit_elsewhere(hospital_a)
+            assert Visit.objects.count() == visits  # the figures' view: the rows' snapshot
+        assert not started[0].holding
+        assert Visit.objects.count() == visits + 1
+        chunks = rows.csv_chunks()
+        assert chunks is not None
+        assert sum(count for _text, count in chunks) == visits
+    assert readers.all_ended()
+    assert readers.leftovers() == []

@@ -424,13 +424,30 @@ class CsvLines:
             self._readers = _Readers(database, timeout, self.selects, self.processes)
         return self._readers
 
-    def start(self) -> None:
+    def start(self, *, hold: bool = False) -> None:
         """Start the reader processes now, if the lines are read by processes (call in the
-        hospital's context). Raises Django's database errors and ReportReaderFailed."""
+        hospital's context). With ``hold``, the queryset's own connection also holds a read
+        transaction on the readers' snapshot (not when they fall back to one reader), so that
+        what it reads until ``release`` agrees with the lines. Raises Django's database errors
+        and ReportReaderFailed."""
         readers = self._separate()
         if readers is not None:
-            with connections[self.using].wrap_database_errors:
+            connection = connections[self.using]
+            if hold and not connection.connection.in_transaction:
+                readers.own = connection.connection
+            with connection.wrap_database_errors:
                 readers.start()
+
+    @property
+    def holding(self) -> bool:
+        """Whether the queryset's connection holds a read transaction on the lines' snapshot."""
+        return self._readers is not None and self._readers.held
+
+    def release(self) -> None:
+        """End the read transaction ``start(hold=True)`` took, if any (the lines stay)."""
+        if self._readers is not None:
+            with connections[self.using].wrap_database_errors:
+                self._readers.release()
 
     def close(self) -> None:
         """End the reader processes and remove their files, read or not; idempotent."""
@@ -501,6 +518,9 @@ class _Readers:
         self.stopped: list[subprocess.Popen[str]] = []
         self.errors: list[IO[bytes]] = []
         self.directory = ""
+        #: The report's own connection, to hold a read transaction on the readers' snapshot.
+        self.own: sqlite3.Connection | None = None
+        self.held = False
         # a safety net for readers started and never read (a template failing after its
         # listing started them): the processes and the folder go with this object
         self._finalizer = weakref.finalize(self, _Readers._cleanup, self.stopped, self.errors, "")
@@ -607,14 +627,34 @@ class _Readers:
                         self._send(child, "again")
                 for child in self.children:
                     self._ready(child)
+                if self.own is not None:
+                    self._hold(self.own)
                 if monitor.execute("PRAGMA data_version").fetchone() == before:
                     return
         finally:
             monitor.close()
-        # writes keep landing in between: one reader, one snapshot
+        # writes keep landing in between: one reader, one snapshot (the report's own
+        # connection back to autocommit: its snapshot may not be the first reader's)
+        self.release()
         for child in self.children[1:]:
             _end(child)
         self.children = self.children[:1]
+
+    def _hold(self, own: sqlite3.Connection) -> None:
+        if own.in_transaction:
+            own.execute("ROLLBACK")
+        own.execute("BEGIN")
+        own.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        self.held = True
+
+    def release(self) -> None:
+        """End the read transaction held on the report's own connection, if any."""
+        if self.held and self.own is not None:
+            self.held = False
+            if self.own.in_transaction:
+                # COMMIT, not ROLLBACK: whatever was written meanwhile would have been
+                # committed in autocommit too (a read transaction has nothing to commit)
+                self.own.execute("COMMIT")
 
     def _ready(self, child: subprocess.Popen[str]) -> None:
         """Wait for the reader's snapshot (a seam for the tests). Raises as ``_answer``."""
@@ -691,8 +731,11 @@ def _end(child: subprocess.Popen[str]) -> None:
 def early_readers(enabled: bool = True) -> Iterator[list[CsvLines]]:
     """Listings built inside (``templates.patient_summary.streamed``) start their CSV reader
     processes at once, so that the rows are read while the template computes its figures; the
-    list collects their plans. On an error inside, they are closed; after it, the caller closes
-    them once the file is written (``CsvLines.close``: a no-op for lines already read)."""
+    list collects their plans. The first one's connection holds a read transaction on the
+    readers' snapshot until the end of the block, so the figures computed inside agree with the
+    rows (when the readers get one snapshot; not when they fall back to one reader). On an
+    error inside, the readers are closed; after it, the caller closes them once the file is
+    written (``CsvLines.close``: a no-op for lines already read)."""
     started: list[CsvLines] = []
     token = _EARLY.set(started if enabled else None)
     try:
@@ -703,6 +746,8 @@ def early_readers(enabled: bool = True) -> Iterator[list[CsvLines]]:
         raise
     finally:
         _EARLY.reset(token)
+        for plan in started:
+            plan.release()  # before anything is written: the progress lease writes
 
 
 def reading_early() -> bool:
@@ -715,8 +760,9 @@ def start_early(plan: CsvLines) -> None:
     context). Raises as ``CsvLines.start``."""
     started = _EARLY.get()
     if started is not None:
+        first = not started
         started.append(plan)
-        plan.start()
+        plan.start(hold=first)
 
 
 def csv_lines(
