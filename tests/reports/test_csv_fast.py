@@ -11,10 +11,12 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -757,3 +759,68 @@ def test_figures_computed_while_the_readers_read_see_the_rows_snapshot(
         assert sum(count for _text, count in chunks) == visits
     assert readers.all_ended()
     assert readers.leftovers() == []
+
+
+_PARENT = """
+import json, subprocess, sys, time
+child = subprocess.Popen(
+    [sys.executable, "-I", sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+)
+child.stdin.write(sys.argv[2] + "\\n")
+child.stdin.flush()
+assert child.stdout.readline() == "ready\\n"
+child.stdin.write(sys.argv[3] + "\\n")
+child.stdin.flush()
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """Exited (reaped, or a zombie waiting for a parent that does not reap)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def test_a_reader_whose_parent_is_killed_removes_the_folder_and_exits(tmp_path: Path) -> None:
+    folder = tmp_path / "orphan"
+    folder.mkdir()
+    database = tmp_path / "empty.sqlite3"
+    sqlite3.connect(database).close()
+    config = {
+        "database": str(database),
+        "timeout": 5,
+        "pragmas": ["PRAGMA query_only = ON"],
+        "directory": str(folder),
+        "zone_function": "f",
+    }
+    endless = (  # lines for minutes: the reader is mid-read when its parent dies
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000000000)"
+        " SELECT x || char(13, 10) FROM c"
+    )
+    order = {"slices": [[0, endless, []]], "chunk_rows": 1000}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, csvreader.__file__, json.dumps(config), json.dumps(order)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    pid = int(parent.stdout.readline())
+    try:
+        deadline = time.monotonic() + 10
+        while not (folder / "0.lines").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (folder / "0.lines").exists()
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 20
+        while not (_gone(pid) and not folder.exists()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(pid)
+        assert not folder.exists()
+    finally:
+        if not _gone(pid):
+            os.kill(pid, signal.SIGKILL)
+        parent.stdout.close()
