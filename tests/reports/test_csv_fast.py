@@ -824,3 +824,27 @@ def test_a_reader_whose_parent_is_killed_removes_the_folder_and_exits(tmp_path: 
         if not _gone(pid):
             os.kill(pid, signal.SIGKILL)
         parent.stdout.close()
+
+
+@pytest.mark.sqlite_only
+def test_whether_a_listing_is_large_is_counted_no_further_than_needed(
+    hospital_a: Hospital,
+) -> None:
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        visits = _fill(zone)
+        other = factories.practitioner(department=factories.department(name="Elsewhere"))
+        Visit.objects.create(
+            patient=factories.patient(),
+            practitioner=other,
+            started_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+        )
+        everything = _visits()
+        assert csvlines._at_least(everything, visits + 1)
+        assert not csvlines._at_least(everything, visits + 2)
+        assert csvlines._at_least(everything, 0)
+        # a WHERE on a joined table: counted with the join
+        theirs = everything.filter(practitioner__department=other.department)
+        assert csvlines._at_least(theirs, 1)
+        assert not csvlines._at_least(theirs, 2)
+        assert not csvlines._at_least(everything.none(), 1)

