@@ -73,11 +73,14 @@ CHUNK_ROWS = 5_000
 #: Slices of the leading order column (when it can be sliced), read in turn by the readers.
 RANGES = 32
 #: Reader processes (``csvreader``), each on a connection and a CPU of its own. Two: the
-#: machines this runs on have two CPUs, and the parent needs little (it copies files).
+#: machines this runs on have two CPUs, and the parent needs little (it copies files): on the
+#: 1M-visit hospital, quiet, the lines' read went from 6.3 s in-process (or 6.7 s with one
+#: process) to 3.3–3.6 s with two (docs/benchmarks.md, 2026-12-07).
 PROCESSES = 2
 #: A listing with fewer rows than this is read in the report's own process: starting the
-#: readers (an interpreter each, ~0.05–0.1 s) would cost more than they save. Decided by a
-#: ``count`` of the listing capped at this many rows (``LIMIT``: a few ms at most).
+#: readers (an interpreter each, ~0.05–0.1 s) would cost more than they save (the in-process
+#: path reads ~150,000 rows/s). Decided by a count capped at this many rows (``_at_least``:
+#: ~7 ms on the 1M-visit hospital), run only for a listing that has several slices.
 PROCESS_MIN_ROWS = 20_000
 #: Where the readers' temporary folder is made (None: the system's temporary folder). It holds
 #: the slices read but not yet copied: at most the listing's text, usually a few slices.
