@@ -36,6 +36,7 @@ from hospitium.reports.base import Listing, ReportData, ReportMeta, ReportTempla
 from hospitium.reports.csvlines import csv_lines
 from hospitium.reports.errors import ReportReaderFailed
 from hospitium.reports.formats.csv import FORMAT as CSV
+from hospitium.reports.models import GeneratedReport
 from hospitium.reports.services import report_request
 from hospitium.reports.streaming import listing_values
 from hospitium.reports.templates.patient_summary import TEMPLATE as PATIENT_SUMMARY
@@ -848,3 +849,41 @@ def test_whether_a_listing_is_large_is_counted_no_further_than_needed(
         assert csvlines._at_least(theirs, 1)
         assert not csvlines._at_least(theirs, 2)
         assert not csvlines._at_least(everything.none(), 1)
+
+
+@pytest.mark.sqlite_only
+def test_a_report_whose_reader_dies_fails_with_a_clear_message(
+    hospital_a: Hospital, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the worker's path: the report ends failed, with a message a user can act on,
+    and nothing is left behind (no file stored, no folder, no process)."""
+    folder = tmp_path / "csv-readers"
+    folder.mkdir()
+    started: list[subprocess.Popen[str]] = []
+    real_start = csvlines._start
+
+    def dying(command: list[str], stderr: Any) -> subprocess.Popen[str]:
+        child = real_start([sys.executable, "-c", "import sys; sys.exit(7)"], stderr)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(csvlines, "_start", dying)
+    monkeypatch.setattr(csvlines, "PROCESS_MIN_ROWS", 0)
+    monkeypatch.setattr(csvlines, "TEMP_PARENT", str(folder))
+    with hospital_context(hospital_a):
+        _fill(ZoneInfo("UTC"))
+        report = report_request(
+            template_key=VISIT_TRENDS.key,
+            format="csv",
+            date_from=DATE_FROM,
+            date_to=DATE_TO,
+            include_rows=True,
+            enqueue=False,
+        )
+        done = generation.report_generate(report_id=report.pk)
+    assert done is not None
+    assert done.status == GeneratedReport.Status.FAILED
+    assert "stopped before the end (exit status 7)" in done.error_message
+    assert not done.storage_key
+    assert started and all(child.poll() is not None for child in started)
+    assert list(folder.iterdir()) == []
