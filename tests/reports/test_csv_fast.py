@@ -887,3 +887,24 @@ def test_a_report_whose_reader_dies_fails_with_a_clear_message(
     assert not done.storage_key
     assert started and all(child.poll() is not None for child in started)
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.sqlite_only
+def test_a_listing_filtered_with_djangos_sql_functions_is_read_in_process(
+    hospital_a: Hospital, readers: Readers
+) -> None:
+    """``started_at__date`` compiles to a function Django registers on its own connections
+    only: a reader process could not run it."""
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _fill(zone)
+        queryset = _visits().filter(started_at__date__gte=dt.date(2024, 10, 1))
+        plan = csv_lines(queryset, zone, ranges=4, processes=2)
+        assert plan is not None
+        assert any("django_" in sql for sql, _params in plan.selects)
+        assert plan.processes == 0
+        fast, count = _lines(plan)
+        general = list(listing_values(queryset, zone))
+    assert count == len(general) > 0
+    assert fast == _written(general)
+    assert readers.started == []

@@ -116,6 +116,7 @@ _SQLITE_TEXT = "%Y-%m-%d %H:%M:%S"
 # dialect and a CRLF terminator: the delimiter, the quote char and those of the terminator.
 _NEEDS_QUOTES = "'*[,\"\r\n]*'"
 _FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
+_DJANGO_FUNCTION = re.compile(r"\bdjango_\w+\(")
 
 SqlParams = tuple[str, tuple[Any, ...]]
 #: Aware UTC bounds within which a listing's datetimes are expected (most of them).
@@ -795,8 +796,8 @@ def csv_lines(
     plain = [s for s in selects if s is not None]
     if processes and (len(plain) < 2 or not _at_least(queryset, PROCESS_MIN_ROWS)):
         processes = 0
-    if processes and not all(_portable(params) for _sql, params in plain):
-        processes = 0  # the readers get their parameters as JSON
+    if processes and not all(_portable(sql, params) for sql, params in plain):
+        processes = 0
     return CsvLines(queryset.db, plain, processes=processes)
 
 
@@ -833,6 +834,11 @@ def _at_least(queryset: QuerySet[Any, Any], rows: int) -> bool:
     return bool(found >= rows)
 
 
-def _portable(params: Sequence[Any]) -> bool:
-    # What JSON carries unchanged to the reader, and sqlite3 binds the same way there.
-    return all(p is None or type(p) in (str, int, float, bool) for p in params)
+def _portable(sql: str, params: Sequence[Any]) -> bool:
+    """Whether a reader process can run this SELECT: parameters that JSON carries unchanged
+    (and ``sqlite3`` binds the same way there), and none of the SQL functions Django registers
+    on its own connections (``django_datetime_cast_date``… for a ``__date`` filter, say), which
+    the reader's connection does not have."""
+    return _DJANGO_FUNCTION.search(sql) is None and all(
+        p is None or type(p) in (str, int, float, bool) for p in params
+    )
