@@ -58,7 +58,6 @@ from django.db.models import (
 from django.db.models.expressions import Ref
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.db.models.sql.compiler import SQLCompiler
-from django.utils.dateparse import parse_datetime
 
 from hospitium.reports import csvreader
 from hospitium.reports.errors import ReportReaderFailed
@@ -128,18 +127,11 @@ Cut = tuple[Any, Any, Any]
 # -- the SQL of one line ---------------------------------------------------------------------
 
 
-def _local_text(value: str | None, zone_key: str) -> str | None:
-    """``str()`` of a stored SQLite datetime (naive UTC text) in the zone ``zone_key``, as the
-    general path writes it (the fallback outside ``SQL_ZONE_WINDOW``). Raises ValueError for
-    text that is not a datetime."""
-    if value is None:
-        return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise ValueError(f"not a datetime: {value!r}")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return str(parsed.astimezone(ZoneInfo(zone_key)))
+#: ``str()`` of a stored SQLite datetime (naive UTC text) in a zone, as the general path writes
+#: it: the fallback outside ``SQL_ZONE_WINDOW``. The reader processes' own (standard library
+#: only, which they must be), used here too so that both sides run the same code; the tests
+#: hold it to Django's ``parse_datetime``.
+_local_text = csvreader.local_text
 
 
 def _offset_suffix(offset: int) -> str:
