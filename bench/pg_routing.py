@@ -299,17 +299,14 @@ def run(
                     rps["unrouted"].append(round_requests / unrouted.play(round_requests))
                     # The pair compared runs back to back, in alternating order (ABBA), so
                     # that the host's drift hits both sides of each round's ratio alike.
-                    for side in ("single", "routed") if index % 2 == 0 else ("routed", "single"):
-                        if side == "single":
-                            rps["single"].append(round_requests / single.play(round_requests))
-                            cpu["single"].append(round_requests / single.cpu)
-                            continue
-                        counter.reset()
-                        rps["routed"].append(round_requests / routed.play(round_requests))
-                        cpu["routed"].append(round_requests / routed.cpu)
-                        switches += counter.switches
-                        apart += counter.apart
-                        statements += counter.statements
+                    pair = [("single", single), ("routed", routed)]
+                    counter.reset()  # it counts the hospital servers' statements: routed only
+                    for side, player in pair if index % 2 == 0 else reversed(pair):
+                        rps[side].append(round_requests / player.play(round_requests))
+                        cpu[side].append(round_requests / player.cpu)
+                    switches += counter.switches
+                    apart += counter.apart
+                    statements += counter.statements
             r_med = statistics.median(rps["routed"])
             u_med = statistics.median(rps["unrouted"])
             s_med = statistics.median(rps["single"])

@@ -1201,7 +1201,8 @@ def report_results(result: dict[str, Any]) -> None:
     if "csv" in exports:
         c = exports["csv"]
         print(
-            f"  csv listing: {c['median_rows_per_second']:,.0f} rows/s (≥ {CSV_ROWS_PER_SECOND:,};"
+            f"  csv whole report: {c['median_rows_per_second']:,.0f} rows/s"
+            f" (≥ {CSV_ROWS_PER_SECOND:,};"
             f" csv alone from memory {c['alone_median_rows_per_second']:,.0f})  "
             f"{_common.verdict(c['met'])}"
         )

@@ -509,7 +509,7 @@ def test_the_visit_listing_reads_the_mrn_from_the_covering_index(hospital_a: Hos
         plan = csv_lines(queryset, zone, ranges=3)
         assert plan is not None
         sql, params = plan.selects[1]
-        reader = plan._open(str(connections[queryset.db].settings_dict["NAME"]), 5.0)
+        reader = csvlines._open(str(connections[queryset.db].settings_dict["NAME"]), 5.0)
         try:
             steps = [row[3] for row in reader.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
         finally:

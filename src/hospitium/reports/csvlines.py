@@ -115,7 +115,9 @@ _SQLITE_TEXT = "%Y-%m-%d %H:%M:%S"
 # dialect and a CRLF terminator: the delimiter, the quote char and those of the terminator.
 _NEEDS_QUOTES = "'*[,\"\r\n]*'"
 _FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
-_DJANGO_FUNCTION = re.compile(r"\bdjango_\w+\(")
+#: Functions registered on Django's own SQLite connections only — Django's (``django_…``) and
+#: our backend's (``tenancy.backends.sqlite3``) — which a reader's connection does not have.
+_DJANGO_FUNCTION = re.compile(r"\b(?:django_\w+|hospitium_local_date)\(")
 
 SqlParams = tuple[str, tuple[Any, ...]]
 #: Aware UTC bounds within which a listing's datetimes are expected (most of them).
@@ -279,14 +281,7 @@ def _flat_select(
     # named, so that no driver reads a type from the expression's text (PARSE_COLNAMES)
     sql = f"SELECT {line} || '{LINE_END}' AS \"line\" FROM {' '.join(from_)}"  # noqa: S608
     params += from_params
-    where: str
-    where_params: Sequence[Any]
-    try:
-        where, where_params = compiler.compile(compiler.where)
-    except EmptyResultSet:
-        where, where_params = "0 = 1", []
-    except FullResultSet:
-        where, where_params = "", []
+    where, where_params = _where(compiler)
     conditions: list[str] = []
     if cut is not None:
         # The slice's bounds come first: of two ranges on one indexed column (the listing's
@@ -316,6 +311,18 @@ def _flat_select(
     if ordering:
         sql += f" ORDER BY {', '.join(ordering)}"
     return sql, tuple(params)
+
+
+def _where(compiler: Any) -> tuple[str, Sequence[Any]]:
+    """The compiled WHERE of a set-up compiler: ``0 = 1`` when it can match nothing, empty
+    when it matches everything."""
+    try:
+        where: tuple[str, Sequence[Any]] = compiler.compile(compiler.where)
+    except EmptyResultSet:
+        return "0 = 1", []
+    except FullResultSet:
+        return "", []
+    return where
 
 
 def _qmark(sql: str) -> str:
@@ -470,12 +477,9 @@ class CsvLines:
                     finally:
                         cursor.close()
 
-    def _open(self, database: str, timeout: float) -> sqlite3.Connection:
-        """A read-only connection of its own to the store (the snapshot monitor, probes)."""
-        return _open(database, timeout)
-
 
 def _open(database: str, timeout: float) -> sqlite3.Connection:
+    """A read-only connection of its own to the store (the snapshot monitor, probes)."""
     raw = sqlite3.connect(database, uri=True, timeout=timeout, isolation_level=None)
     for pragma in READER_PRAGMAS:
         raw.execute(pragma)
@@ -804,12 +808,7 @@ def _at_least(queryset: QuerySet[Any, Any], rows: int) -> bool:
     compiler: Any = _compiled(queryset)
     compiler.pre_sql_setup()
     from_, params = compiler.get_from_clause()
-    try:
-        where, where_params = compiler.compile(compiler.where)
-    except EmptyResultSet:
-        return False
-    except FullResultSet:
-        where, where_params = "", []
+    where, where_params = _where(compiler)
     query = compiler.query
     others = [alias for alias in query.alias_map if alias != query.base_table]
     if not any(f"{compiler.quote_name_unless_alias(alias)}." in where for alias in others):
@@ -828,9 +827,9 @@ def _at_least(queryset: QuerySet[Any, Any], rows: int) -> bool:
 
 def _portable(sql: str, params: Sequence[Any]) -> bool:
     """Whether a reader process can run this SELECT: parameters that JSON carries unchanged
-    (and ``sqlite3`` binds the same way there), and none of the SQL functions Django registers
-    on its own connections (``django_datetime_cast_date``… for a ``__date`` filter, say), which
-    the reader's connection does not have."""
+    (and ``sqlite3`` binds the same way there), and none of the SQL functions registered on
+    Django's own connections (``django_datetime_cast_date``… for a ``__date`` filter, say, or
+    the backend's ``hospitium_local_date``), which the reader's connection does not have."""
     return _DJANGO_FUNCTION.search(sql) is None and all(
         p is None or type(p) in (str, int, float, bool) for p in params
     )
