@@ -169,6 +169,7 @@ def test_visit_trends_department_and_boundaries(hospital_a: Any, filled: dict[st
     got = h.figures(data)
     assert got["visits_total"] == 5
     assert got["visits_dental"] == 2
+    assert got["patients_seen"] == len({v["patient_id"] for v in visits})
     _, y = h.series(data, "visits_per_month")
     assert y["medical"] == [1, 0, 1, 0, 0, 1]
     assert y["dental"] == [1, 0, 0, 0, 0, 1]

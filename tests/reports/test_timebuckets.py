@@ -83,13 +83,14 @@ def test_local_buckets_equal_python_around_every_change(hospital_a: Any, name: s
                 "started_at",
                 *(
                     LocalBucket(kind, "started_at", start=start, end=end, zone=zone)
-                    for kind in ("month", "week", "day", "hour")
+                    for kind in ("month", "week", "day", "hour", "dayhour")
                 ),
             )
         )
     assert len(got) == len(instants) > 20
-    for at, month, week, day, hour in got:
+    for at, month, week, day, hour, dayhour in got:
         local = at.astimezone(zone)
+        assert dayhour == f"{local:%Y-%m-%d %H}", (at, local)
         assert month == local.date().replace(day=1), (at, local)
         assert week == local.date() - dt.timedelta(days=local.weekday()), (at, local)
         assert day == local.date(), (at, local)
@@ -122,6 +123,15 @@ def test_buckets_of_a_date_column_ignore_the_zone(hospital_a: Any) -> None:
         (dt.date(2024, 3, 3), dt.date(2024, 3, 1), dt.date(2024, 2, 26)),
         (dt.date(2024, 3, 4), dt.date(2024, 3, 1), dt.date(2024, 3, 4)),
     ]
+
+
+@pytest.mark.parametrize("kind", ["hour", "dayhour"])
+def test_an_hour_of_a_date_column_is_refused(hospital_a: Any, kind: str) -> None:
+    from hospitium.encounters.models import Treatment
+
+    bucket = LocalBucket(kind, "performed_on", start=utc(2024, 1, 1), end=utc(2025, 1, 1))
+    with hospital_context(hospital_a), pytest.raises(ValueError, match="no hour"):
+        list(Treatment.objects.values_list(bucket))
 
 
 def test_seconds_between_is_exact_to_the_microsecond(hospital_a: Any) -> None:
