@@ -113,7 +113,7 @@ _EARLY: ContextVar[list[CsvLines] | None] = ContextVar("hospitium_csv_early", de
 _SQLITE_TEXT = "%Y-%m-%d %H:%M:%S"
 # The characters that make the csv module quote a field under QUOTE_MINIMAL with the default
 # dialect and a CRLF terminator: the delimiter, the quote char and those of the terminator.
-_NEEDS_QUOTES = "'*[,\"\r\n]*'"
+_NEEDS_QUOTES = (",", '"', "\r", "\n")
 _FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
 #: Functions registered on Django's own SQLite connections only — Django's (``django_…``) and
 #: our backend's (``tenancy.backends.sqlite3``) — which a reader's connection does not have.
@@ -160,7 +160,7 @@ def _sqlite_tree(column: str, spans: Sequence[tuple[dt.datetime, int]]) -> str:
     middle = len(spans) // 2
     at = spans[middle][0].strftime(_SQLITE_TEXT)
     return (
-        f"CASE WHEN {column} < '{at}' THEN {_sqlite_tree(column, spans[:middle])}"
+        f"CASE WHEN +{column} < '{at}' THEN {_sqlite_tree(column, spans[:middle])}"
         f" ELSE {_sqlite_tree(column, spans[middle:])} END"
     )
 
@@ -170,7 +170,12 @@ def sqlite_local_datetime_text(column: str, zone: ZoneInfo, near: Near | None = 
     ``zone`` (what the csv module writes for the aware datetime the general path yields),
     ``NULL`` for ``NULL``. With ``near`` (aware bounds inside ``SQL_ZONE_WINDOW``), values in
     that span are first tried against the zone's changes of that span only (fewer comparisons);
-    the result is the same."""
+    the result is the same.
+
+    The comparisons are on ``+column``: a datetime column has NUMERIC affinity, and comparing
+    it with a text literal made SQLite try to read that literal as a number on every row
+    (``sqlite3AtoF``, ~3 % of a listing's instructions); ``+`` drops the affinity, and text
+    compares with text as before."""
     low, high = SQL_ZONE_WINDOW
     spans = utc_offsets(zone, low, high)
     tree = _sqlite_tree(column, spans)
@@ -179,14 +184,14 @@ def sqlite_local_datetime_text(column: str, zone: ZoneInfo, near: Near | None = 
         if near_low < near_high:
             local = utc_offsets(zone, near_low, near_high)
             tree = (
-                f"CASE WHEN {column} >= '{near_low.strftime(_SQLITE_TEXT)}'"
-                f" AND {column} < '{near_high.strftime(_SQLITE_TEXT)}'"
+                f"CASE WHEN +{column} >= '{near_low.strftime(_SQLITE_TEXT)}'"
+                f" AND +{column} < '{near_high.strftime(_SQLITE_TEXT)}'"
                 f" THEN {_sqlite_tree(column, local)} ELSE {tree} END"
             )
     return (
         f"CASE WHEN {column} IS NULL THEN NULL"
-        f" WHEN {column} < '{low.strftime(_SQLITE_TEXT)}'"
-        f" OR {column} >= '{high.strftime(_SQLITE_TEXT)}'"
+        f" WHEN +{column} < '{low.strftime(_SQLITE_TEXT)}'"
+        f" OR +{column} >= '{high.strftime(_SQLITE_TEXT)}'"
         f" THEN {_SQLITE_FUNCTION}({column}, %s)"
         f" ELSE {tree} END"
     ), (zone.key,)
@@ -217,11 +222,11 @@ def _field_text(
 
 
 def _quoted(text: str) -> str:
-    # QUOTE_MINIMAL, as the csv module decides it (see _NEEDS_QUOTES).
-    return (
-        f"CASE WHEN {text} GLOB {_NEEDS_QUOTES}"
-        f" THEN '\"' || replace({text}, '\"', '\"\"') || '\"' ELSE {text} END"
-    )
+    # QUOTE_MINIMAL, as the csv module decides it (see _NEEDS_QUOTES). One instr() per
+    # character: a GLOB '*[,"\r\n]*' decodes the text character by character and cost ~5 %
+    # more of a listing's instructions (callgrind, bench.reports_1m hospital).
+    found = " OR ".join(f"instr({text}, '{char}')" for char in _NEEDS_QUOTES)
+    return f"CASE WHEN {found} THEN '\"' || replace({text}, '\"', '\"\"') || '\"' ELSE {text} END"
 
 
 # -- the flat SELECT -------------------------------------------------------------------------
@@ -274,12 +279,14 @@ def _flat_select(
         fields.append(_quoted(sql) if may_need_quotes else sql)
         params += sql_params
     if len(fields) == 1:  # the csv module writes a row of one empty field as ""
-        line = f"CASE WHEN {fields[0]} = '' THEN '\"\"' ELSE {fields[0]} END"
+        line = f"CASE WHEN {fields[0]} = '' THEN '\"\"' ELSE {fields[0]} END || '{LINE_END}'"
     else:
-        line = " || ',' || ".join(fields)
+        # One printf() builds the line: a chain of || allocated and copied the line once per
+        # piece (~11 % of a listing's instructions). '%%s' is Django's escape of printf's '%s'.
+        line = f"printf('{','.join(['%%s'] * len(fields))}{LINE_END}', {', '.join(fields)})"
     from_, from_params = compiler.get_from_clause()
     # named, so that no driver reads a type from the expression's text (PARSE_COLNAMES)
-    sql = f"SELECT {line} || '{LINE_END}' AS \"line\" FROM {' '.join(from_)}"  # noqa: S608
+    sql = f'SELECT {line} AS "line" FROM {" ".join(from_)}'  # noqa: S608
     params += from_params
     where, where_params = _where(compiler)
     conditions: list[str] = []
