@@ -55,5 +55,5 @@ def audit_trail(hospital: Hospital, object_type: str, **filters: Any) -> list[Au
     """The hospital's audit events about ``object_type``, oldest first."""
     with hospital_context(hospital):
         return list(
-            AuditEvent.objects.filter(object_type=object_type, **filters).order_by("at", "id")
+            AuditEvent.objects.filter(object_type=object_type, **filters).order_by("id")
         )
