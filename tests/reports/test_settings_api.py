@@ -31,7 +31,7 @@ def patch(api, path, body, host=ALPHA):
 
 def settings_events(code: str) -> list[AuditEvent]:
     with hospital_context(code):
-        return list(AuditEvent.objects.filter(object_type="report-settings").order_by("at"))
+        return list(AuditEvent.objects.filter(object_type="report-settings").order_by("id"))
 
 
 def test_an_admin_changes_a_template_setting_and_it_is_audited(api, hospital_a, admin_a):

@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from hospitium.admissions.models import Admission, Bed
 from hospitium.audit.models import AuditEvent
+from hospitium.audit.selectors import ID_LAG
 from hospitium.billing.models import InvoiceLine, Payment
 from hospitium.campaigns.models import Campaign, Participation
+from hospitium.core.ids import first_id_at, new_id
 from hospitium.encounters.models import Diagnosis, Treatment, Visit
 from hospitium.feedback.models import Feedback
 from hospitium.patients.models import Patient
@@ -29,6 +31,7 @@ from hospitium.reports.templates import (
     medical_statistics,
 )
 from hospitium.tenancy.context import hospital_context
+from tests import factories
 from tests.reports import tplhelp1 as h
 from tests.reports.tplhelp2 import fill_more
 
@@ -400,6 +403,47 @@ def test_comprehensive_analytics_equal_an_independent_computation(
     with hospital_context(hospital_a):
         rows = listing_rows(data, "audit_events")
     assert len(rows) == len(events)
+
+
+def test_user_activity_counts_events_written_at_the_periods_bounds(
+    hospital_a: Any, hospital_b: Any
+) -> None:
+    """Events whose ids were made at their time, as ``audit_record`` makes them (the fixture's
+    are recorded after the fact, with new ids): the period's user activity takes them by
+    ``at`` exactly, through the id bound, whichever way the id falls around the bound."""
+    start, end = start_end()
+    tick = dt.timedelta(microseconds=1)
+    # The last millisecond, not microsecond: on SQLite the month series shifts the stored text
+    # with datetime(), which rounds to the millisecond (timebuckets; not the filter's concern).
+    last = end - dt.timedelta(milliseconds=1)
+    inside = [start, start + dt.timedelta(days=30), last]
+    outside = [start - tick, start - dt.timedelta(seconds=2), end, end + dt.timedelta(days=1)]
+    with hospital_context(hospital_a):
+        for n, at in enumerate(inside + outside):
+            factories.audit_event(at=at, actor_id=700 + n % 2, action="read")
+        # The earliest id an event at the start can have (made one second before it).
+        factories.audit_event(at=start, id=first_id_at(start - ID_LAG), actor_id=702)
+        # Recorded after the fact: a new id, at the end of the period.
+        factories.audit_event(at=last, id=new_id(), actor_id=702, action="export")
+    with hospital_context(hospital_b):
+        factories.audit_event(at=start, actor_id=700)
+    data = h.build(comprehensive_analytics.TEMPLATE, hospital_a, include_rows=True)
+    assert h.figures(data)["audit_events"] == len(inside) + 2
+    assert {row[0]: row[1] for row in h.table(data, "activity_by_action")} == {
+        "read": len(inside) + 1,
+        "export": 1,
+    }
+    actors = {row[0]: (row[2], row[3]) for row in h.table(data, "activity_by_actor")}
+    assert actors == {
+        700: (2, last),
+        701: (1, start + dt.timedelta(days=30)),
+        702: (2, last),
+    }
+    _x, y = h.series(data, "activity_per_month")
+    assert y["User actions"] == [2, 1, 0, 0, 0, 2]  # Sep … Feb: the start, Oct 1, Feb 28
+    with hospital_context(hospital_a):
+        rows = listing_rows(data, "audit_events")
+    assert sorted(row[0] for row in rows) == sorted([*inside, start, last])
 
 
 def test_bed_occupancy_clips_open_and_early_admissions(

@@ -54,6 +54,4 @@ def may(resource: str, action: str, role: str) -> bool:
 def audit_trail(hospital: Hospital, object_type: str, **filters: Any) -> list[AuditEvent]:
     """The hospital's audit events about ``object_type``, oldest first."""
     with hospital_context(hospital):
-        return list(
-            AuditEvent.objects.filter(object_type=object_type, **filters).order_by("at", "id")
-        )
+        return list(AuditEvent.objects.filter(object_type=object_type, **filters).order_by("id"))
