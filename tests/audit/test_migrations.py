@@ -1,5 +1,5 @@
-"""The audit log's migrations: dropping the time index is a DROP INDEX alone (on SQLite no table
-rebuild, which would drop the append-only triggers), and a fully migrated store still refuses
+"""The audit log's migrations: 0004's index changes are DROP INDEX and CREATE INDEX alone (on
+SQLite no table rebuild, which would drop the append-only triggers), and a fully migrated store still refuses
 every change to an event."""
 
 from __future__ import annotations
@@ -20,15 +20,21 @@ def _statements(sql: list[str]) -> list[str]:
     return [line for line in sql if line.strip() and not line.startswith("--")]
 
 
-def test_dropping_the_time_index_is_one_drop_index_and_no_table_rebuild(hospital_a):
+def test_the_index_changes_are_drop_and_create_index_only_and_no_table_rebuild(hospital_a):
     with hospital_context("ALPHA"):
         connection = connections[current_alias(write=True)]
         loader = MigrationLoader(connection)
         migration = loader.graph.nodes[("audit", "0004_drop_at_index")]
         forward = _statements(loader.collect_sql([(migration, False)]))
-    assert len(forward) == 1, forward
-    assert forward[0].upper().startswith("DROP INDEX"), forward
-    assert "audit_at" in forward[0]
+    assert len(forward) == 5, forward
+    dropped = [s for s in forward if s.upper().startswith("DROP INDEX")]
+    created = [s for s in forward if s.upper().startswith("CREATE INDEX")]
+    assert len(dropped) == 3 and len(created) == 2, forward
+    assert [
+        name
+        for name in ("audit_at", "audit_object_at", "audit_actor_at")
+        if any(f'"{name}"' in s or f" {name}" in s for s in dropped)
+    ] == ["audit_at", "audit_object_at", "audit_actor_at"], dropped
 
 
 def test_a_migrated_store_has_no_time_index_and_keeps_the_others(hospital_a):
@@ -40,8 +46,10 @@ def test_a_migrated_store_has_no_time_index_and_keeps_the_others(hospital_a):
             )
     indexes = {name: c["columns"] for name, c in constraints.items() if c["index"]}
     assert "audit_at" not in indexes
-    assert indexes["audit_object_at"] == ["object_id", "at"]
-    assert indexes["audit_actor_at"] == ["actor_id", "at"]
+    assert "audit_object_at" not in indexes
+    assert "audit_actor_at" not in indexes
+    assert indexes["audit_object_id"] == ["object_id", "id"]
+    assert indexes["audit_actor_id"] == ["actor_id", "id"]
     assert not any(columns == ["at"] for columns in indexes.values()), indexes
 
 

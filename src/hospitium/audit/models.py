@@ -44,10 +44,12 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            # "Who looked at this record?" — by object id (UUIDs: unique across types), newest
-            # first; an object type alone is served by the primary key, scanned newest first.
-            models.Index(fields=["object_id", "at"], name="audit_object_at"),
-            models.Index(fields=["actor_id", "at"], name="audit_actor_at"),
+            # "Who looked at this record?" — by object id (UUIDs: unique across types) — and
+            # "what did this person do?", each in the log's own order (the id), so that a page
+            # of the newest events reads that page only; an object type alone is served by the
+            # primary key, scanned newest first.
+            models.Index(fields=["object_id", "id"], name="audit_object_id"),
+            models.Index(fields=["actor_id", "id"], name="audit_actor_id"),
         ]
         constraints = [
             models.CheckConstraint(
