@@ -61,6 +61,8 @@ def _instants(zone: ZoneInfo, start: dt.datetime, end: dt.datetime) -> list[dt.d
         midnight = dt.datetime(2024, month, 1, tzinfo=zone).astimezone(UTC)
         for delta in (-1, 0, 1):
             found.add(midnight + dt.timedelta(seconds=delta))
+        # The last microsecond before a local midnight (SQLite's datetime() would round it up).
+        found.add(midnight - dt.timedelta(microseconds=1))
     return sorted(at for at in found if start <= at < end)
 
 

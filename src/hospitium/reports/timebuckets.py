@@ -49,7 +49,9 @@ _SQLITE_TEXT = "%Y-%m-%d %H:%M:%S"
 def _shifted(column: str, offset: int) -> SqlParams:
     if offset == 0:
         return column, ()
-    return f"datetime({column}, %s)", (f"{offset:+d} seconds",)
+    # The whole seconds only: datetime() rounds a fraction to the millisecond, which moved
+    # "…:59.999999" into the next second — and at a local midnight into the next day or month.
+    return f"datetime(substr({column}, 1, 19), %s)", (f"{offset:+d} seconds",)
 
 
 def sqlite_local_text(column: str, spans: tuple[tuple[dt.datetime, int], ...]) -> SqlParams:
@@ -154,7 +156,7 @@ class LocalBucket(Func):
         if self.kind == "month":
             return f"(substr({local}, 1, 7) || '-01')", params
         if self.kind == "week":
-            return f"date({local}, '-6 days', 'weekday 1')", params
+            return f"date(substr({local}, 1, 10), '-6 days', 'weekday 1')", params
         if self.kind == "day":
             return f"substr({local}, 1, 10)", params
         if self.kind == "dayhour":
