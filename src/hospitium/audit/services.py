@@ -61,8 +61,18 @@ def audit_record(
         request_id if request_id != "-" else "",
         plan.detail.get_db_prep_save(detail, connection) if detail else plan.no_detail,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(plan.sql, values)
+    if plan.direct:
+        # SQLite: straight to the driver's connection, as Django's cursor would send it (its
+        # wrapper, rewriting the placeholders and timing hooks on every call, was ~15 % of
+        # the call), with Django's checks and error translation kept.
+        connection.ensure_connection()
+        connection.validate_no_broken_transaction()
+        with connection.wrap_database_errors:
+            connection.connection.execute(plan.direct, values)
+    else:
+        # PostgreSQL: through our backend's cursor, which puts the hospital's schema first.
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, values)
     return event_id
 
 
@@ -72,6 +82,8 @@ class _Plan:
     than passing through (the rest are plain strings and integers, bound as they are)."""
 
     sql: str
+    #: The INSERT in the driver's own parameter style, where it is sent directly (SQLite).
+    direct: str | None
     native_uuid: bool
     ip: Any  # the model's fields: their own preparation of the values
     detail: Any
@@ -108,8 +120,10 @@ def _plan(connection: Any) -> _Plan:
     placeholders = ", ".join(["%s"] * len(_FIELDS))
     table = quote(meta.db_table)
     detail = meta.get_field("detail")
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 - model names
     plan = _Plan(
-        sql=f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608 - model names
+        sql=sql,
+        direct=sql.replace("%s", "?") if connection.vendor == "sqlite" else None,
         native_uuid=connection.features.has_native_uuid_field,
         ip=meta.get_field("ip"),
         detail=detail,
