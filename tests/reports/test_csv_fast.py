@@ -923,3 +923,32 @@ def test_a_listing_filtered_with_djangos_sql_functions_is_read_in_process(
     assert count == len(general) > 0
     assert fast == _written(general)
     assert readers.started == []
+
+
+def test_a_column_checked_to_plain_values_skips_the_quoting_test() -> None:
+    from types import SimpleNamespace
+
+    from django.db.models import CheckConstraint, Q
+
+    from hospitium.reports.csvlines import _checked_plain
+
+    assert _checked_plain(Visit._meta.get_field("kind"))  # CHECK kind IN ('medical', 'dental')
+    assert not _checked_plain(Visit._meta.get_field("chief_complaint"))
+
+    def field(*constraints: CheckConstraint) -> SimpleNamespace:
+        model = SimpleNamespace(_meta=SimpleNamespace(constraints=list(constraints)))
+        return SimpleNamespace(name="x", model=model)
+
+    plain = CheckConstraint(condition=Q(x__in=["a", "b"]), name="plain")
+    assert _checked_plain(field(plain))
+    # A listed value the csv module quotes, a negated list, or a list with more conditions
+    # leave the test per row in place.
+    for condition in (
+        Q(x__in=["a", "b,c"]),
+        Q(x__in=["a", 'say "b"']),
+        ~Q(x__in=["a"]),
+        Q(x__in=["a"]) | Q(y=1),
+        Q(x__in=["a"], y=1),
+        Q(y__in=["a"]),
+    ):
+        assert not _checked_plain(field(CheckConstraint(condition=condition, name="c")))
