@@ -641,6 +641,12 @@ def test_a_qualified_read_does_not_skip_into_an_archived_hospitals_mode(same_ser
         ('SELECT 1 FROM "hospital_a"."t" LEFT OUTER JOIN "u" ON (1=1)', True),
         ("SELECT 1 FROM patients_patient", True),
         ('SELECT EXTRACT(YEAR FROM T3."start") FROM "hospital_a"."t" T3', True),
+        # The keyword in any case, on a word boundary only.
+        ('select 1 from "t"', True),
+        ('SELECT 1 From\n\t"t"', True),
+        ('SELECT 1 FROM "hospital_a"."t" join u ON (1=1)', True),
+        ('SELECT "t"."joinx", x_from "y" FROM "hospital_a"."t"', False),
+        ('SELECT "t"."from" FROM "hospital_a"."t"', False),
     ],
 )
 def test_the_last_check_finds_any_table_without_its_schema(sql, unqualified):

@@ -15,7 +15,7 @@ from functools import cache
 
 from psycopg import sql
 
-from hospitium.tenancy.context import current_hospital_or_none
+from hospitium.tenancy.context import HospitalRef, current_hospital_or_none
 
 SERVER_PREFIX = "server:"
 #: Extensions (btree_gist, …) live here, never tables.
@@ -91,15 +91,35 @@ def session_for(schema: str | None, read_only: bool, *, check: bool = False) -> 
     )
 
 
+#: No hospital: an empty search path.
+_NO_SESSION = session_for(None, False)
+
+
+def _hospital_session(ref: HospitalRef) -> tuple[str, Session]:
+    """(server alias, session) of a hospital on PostgreSQL; ("", no session) on SQLite."""
+    wanted: tuple[str, Session] | None = ref.derived.get("session")
+    if wanted is None:
+        if ref.server:
+            session = session_for(ref.store_name, ref.read_only, check=True)
+            wanted = (server_alias(ref.server), session)
+        else:
+            wanted = ("", _NO_SESSION)
+        ref.derived["session"] = wanted
+    return wanted
+
+
 def wanted_session(alias: str) -> Session:
     """The session settings a connection to ``alias`` needs for the current context."""
     override = _override.get()
     if override is not None and override[0] == alias:
         return session_for(override[1], False)
     ref = current_hospital_or_none()
-    if ref is not None and ref.server and server_alias(ref.server) == alias:
-        return session_for(ref.store_name, ref.read_only, check=True)
-    return session_for(None, False)
+    if ref is not None:
+        # Asked three times a statement (the compiler twice, the cursor): worked out once a ref.
+        server, session = _hospital_session(ref)
+        if server == alias:
+            return session
+    return _NO_SESSION
 
 
 @contextmanager
