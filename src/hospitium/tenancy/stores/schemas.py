@@ -96,15 +96,13 @@ _NO_SESSION = session_for(None, False)
 
 
 def _hospital_session(ref: HospitalRef) -> tuple[str, Session]:
-    """(server alias, session) of a hospital on PostgreSQL; ("", no session) on SQLite."""
-    wanted: tuple[str, Session] | None = ref.derived.get("session")
-    if wanted is None:
-        if ref.server:
-            session = session_for(ref.store_name, ref.read_only, check=True)
-            wanted = (server_alias(ref.server), session)
-        else:
-            wanted = ("", _NO_SESSION)
-        ref.derived["session"] = wanted
+    """(server alias, session) of a hospital on PostgreSQL, ("", no session) on SQLite; kept on
+    the ref (``HospitalRef.derived``)."""
+    if ref.server:
+        wanted = (server_alias(ref.server), session_for(ref.store_name, ref.read_only, check=True))
+    else:
+        wanted = ("", _NO_SESSION)
+    ref.derived["session"] = wanted
     return wanted
 
 
@@ -116,7 +114,7 @@ def wanted_session(alias: str) -> Session:
     ref = current_hospital_or_none()
     if ref is not None:
         # Asked three times a statement (the compiler twice, the cursor): worked out once a ref.
-        server, session = _hospital_session(ref)
+        server, session = ref.derived.get("session") or _hospital_session(ref)
         if server == alias:
             return session
     return _NO_SESSION
