@@ -3,7 +3,7 @@ their own, and ``hospital_context`` nests and restores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, replace
@@ -59,8 +59,9 @@ def current_hospital() -> HospitalRef:
     return ref
 
 
-def current_hospital_or_none() -> HospitalRef | None:
-    return _current.get()
+#: The bound hospital, or None. The context variable's own ``get`` rather than a function
+#: around it: it is asked several times a statement, and a Python call costs more than the get.
+current_hospital_or_none: Callable[[], HospitalRef | None] = _current.get
 
 
 def as_ref(hospital: Hospital | HospitalRef | str) -> HospitalRef:
@@ -89,7 +90,7 @@ class hospital_context:
     def __init__(
         self, hospital: Hospital | HospitalRef | str, *, maintenance: bool = False
     ) -> None:
-        ref = as_ref(hospital)
+        ref = hospital if isinstance(hospital, HospitalRef) else as_ref(hospital)
         self.ref = ref.for_maintenance() if maintenance else ref
         self._token: Token[HospitalRef | None] | None = None
 

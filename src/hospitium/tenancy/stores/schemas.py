@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from psycopg import sql
@@ -40,11 +40,12 @@ class Session:
     #: in the same round trip. It fails with SQLSTATE 3F000 when ``required`` does not exist
     #: (the cast to regnamespace), which aborts the rest of that round trip.
     inline: str = ""
+    #: The end of ``key`` that says the read-only mode (``|ro`` or ``|rw``): a field, not a
+    #: property, as the cursor compares it on every statement.
+    mode: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def mode(self) -> str:
-        """The end of ``key`` that says the read-only mode (``|ro`` or ``|rw``)."""
-        return "|ro" if self.read_only else "|rw"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", "|ro" if self.read_only else "|rw")
 
 
 _STATEMENT = (
