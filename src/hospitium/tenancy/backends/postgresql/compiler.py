@@ -128,10 +128,6 @@ class _QualifiedReads:
     query: Any
     quote_cache: dict[str, str]
 
-    def _hospitium_schema(self) -> str | None:
-        schema: str | None = wanted_session(self.connection.alias).required
-        return schema
-
     def compile(self, node: Any) -> tuple[str, Any]:
         kind = node.__class__
         hand_written = _hand_written.get(kind)
@@ -144,7 +140,7 @@ class _QualifiedReads:
         return _django_compile(self, node)  # type: ignore[arg-type]
 
     def get_from_clause(self) -> Any:
-        schema = self._hospitium_schema()
+        schema = wanted_session(self.connection.alias).required
         reads = _statement.get()
         if schema is None or self.query.extra_tables or (reads and reads.schema != schema):
             if reads is not None:
@@ -180,7 +176,7 @@ class _QualifiedReads:
     def execute_sql(self, *args: Any, **kwargs: Any) -> Any:
         if _statement.get() is not None:
             return super().execute_sql(*args, **kwargs)  # type: ignore[misc]
-        schema = self._hospitium_schema()
+        schema = wanted_session(self.connection.alias).required
         if schema is None:
             return super().execute_sql(*args, **kwargs)  # type: ignore[misc]
         token = _statement.set(_Reads(schema))
