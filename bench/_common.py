@@ -333,3 +333,55 @@ class OthersLoad:
         hz = os.sysconf("SC_CLK_TCK")
         others = (busy1 - busy0) / hz - (self._own_seconds() - own0)
         self.fraction = max(0.0, others / max((total1 - total0) / hz, 1e-9))
+
+
+CALLGRIND_ENV = "HOSPITIUM_BENCH_CALLGRIND"
+
+
+def rerun_under_callgrind(module: str) -> None:
+    """Run ``python -m module`` with this process's arguments again, under valgrind's callgrind
+    with counting off until the bench switches it on (``Instructions``)."""
+    out = Path(tempfile.mkdtemp(prefix="hospitium-bench-callgrind-"))
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}/callgrind.out",
+        sys.executable,
+        "-m",
+        module,
+        *sys.argv[1:],
+    ]
+    env = {**os.environ, CALLGRIND_ENV: str(out), "PYTHONHASHSEED": "0"}
+    try:
+        subprocess.run(command, env=env, check=True, stderr=subprocess.DEVNULL)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+class Instructions:
+    """Instructions executed by this process between ``start`` and ``stop`` (under callgrind,
+    started by ``rerun_under_callgrind``): a count of CPU work that the host's neighbours do not
+    change. Waiting (for a server, for fsync) is not in it."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        self._control("--instr=on")
+
+    def _control(self, *arguments: str) -> None:
+        subprocess.run(
+            ["callgrind_control", *arguments, str(os.getpid())], check=True, capture_output=True
+        )
+
+    def start(self) -> None:
+        self._control("--zero")
+
+    def stop(self) -> float:
+        before = set(self.folder.iterdir())
+        self._control("--dump")
+        (dump,) = set(self.folder.iterdir()) - before
+        for line in dump.read_text().splitlines():
+            if line.startswith("summary:"):
+                dump.unlink()
+                return float(line.split()[1])
+        raise RuntimeError(f"no summary in {dump}")

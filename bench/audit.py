@@ -31,12 +31,12 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench import _common
 
 
 def main() -> None:
@@ -48,8 +48,8 @@ def main() -> None:
         "--instructions", action="store_true", help="count instructions under callgrind"
     )
     args = parser.parse_args()
-    if args.instructions and "HOSPITIUM_BENCH_CALLGRIND" not in os.environ:
-        _under_callgrind()
+    if args.instructions and _common.CALLGRIND_ENV not in os.environ:
+        _common.rerun_under_callgrind("bench.audit")
         return
 
     home = Path(tempfile.mkdtemp(prefix="hospitium-bench-audit-"))
@@ -66,52 +66,6 @@ def main() -> None:
         run(args)
     finally:
         shutil.rmtree(home, ignore_errors=True)
-
-
-def _under_callgrind() -> None:
-    """Run this bench again under callgrind, with counting off until the rounds start."""
-    out = Path(tempfile.mkdtemp(prefix="hospitium-bench-callgrind-"))
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        f"--callgrind-out-file={out}/callgrind.out",
-        sys.executable,
-        "-m",
-        "bench.audit",
-        *sys.argv[1:],
-    ]
-    env = {**os.environ, "HOSPITIUM_BENCH_CALLGRIND": str(out), "PYTHONHASHSEED": "0"}
-    try:
-        subprocess.run(command, env=env, check=True, stderr=subprocess.DEVNULL)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-
-
-class _Instructions:
-    """Instructions executed by this process between ``start`` and ``stop`` (under callgrind)."""
-
-    def __init__(self, folder: str) -> None:
-        self.folder = Path(folder)
-        self._control("--instr=on")
-
-    def _control(self, *arguments: str) -> None:
-        subprocess.run(
-            ["callgrind_control", *arguments, str(os.getpid())], check=True, capture_output=True
-        )
-
-    def start(self) -> None:
-        self._control("--zero")
-
-    def stop(self) -> float:
-        before = set(self.folder.iterdir())
-        self._control("--dump")
-        (dump,) = set(self.folder.iterdir()) - before
-        for line in dump.read_text().splitlines():
-            if line.startswith("summary:"):
-                dump.unlink()
-                return float(line.split()[1])
-        raise RuntimeError(f"no summary in {dump}")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -166,8 +120,8 @@ def run(args: argparse.Namespace) -> None:
         return None
 
     counter = None
-    if "HOSPITIUM_BENCH_CALLGRIND" in os.environ:
-        counter = _Instructions(os.environ["HOSPITIUM_BENCH_CALLGRIND"])
+    if _common.CALLGRIND_ENV in os.environ:
+        counter = _common.Instructions(os.environ[_common.CALLGRIND_ENV])
 
     def one_round() -> tuple[float, float]:
         if counter is not None:

@@ -107,3 +107,26 @@ def test_new_hospitals_go_to_the_server_with_the_fewest(alpha_on_s1, hospital_b)
     hospital_move(code="ALPHA", to_server="s2")
     third = hospital_create(code="CHARLIE", name="C", domains=["c.example.test"]).hospital
     assert third.server == "s1"
+
+
+def test_with_the_routing_cache_on_a_moved_hospital_is_reached_on_its_new_server(
+    alpha_on_s1, settings
+):
+    from hospitium.tenancy import selectors
+
+    settings.HOSPITIUM_TENANT_CACHE_SECONDS = 5
+    selectors.forget_cached_hospitals()
+    before = selectors.hospital_ref_by_code("ALPHA", cached=True)
+    assert stores.alias_for(before) == "server:s1"  # worked out and kept on the cached ref
+    expected = patients("ALPHA")
+    hospital_move(code="ALPHA", to_server="s2")
+    after = selectors.hospital_ref_by_code("ALPHA", cached=True)
+    assert stores.alias_for(after) == "server:s2"
+    with hospital_context(after):
+        assert (
+            sorted(Patient.objects.values_list("id", "mrn", "given_name", "registered_by_id"))
+            == expected
+        )
+        factories.patient(mrn="AFTER-MOVE")
+    assert raw_execute("ALPHA", "select count(*) from patients_patient") == [(8,)]
+    selectors.forget_cached_hospitals()

@@ -641,9 +641,49 @@ def test_a_qualified_read_does_not_skip_into_an_archived_hospitals_mode(same_ser
         ('SELECT 1 FROM "hospital_a"."t" LEFT OUTER JOIN "u" ON (1=1)', True),
         ("SELECT 1 FROM patients_patient", True),
         ('SELECT EXTRACT(YEAR FROM T3."start") FROM "hospital_a"."t" T3', True),
+        # The keyword in any case, on a word boundary only.
+        ('select 1 from "t"', True),
+        ('SELECT 1 From\n\t"t"', True),
+        ('SELECT 1 FROM "hospital_a"."t" join u ON (1=1)', True),
+        ('SELECT "t"."joinx", x_from "y" FROM "hospital_a"."t"', False),
+        ('SELECT "t"."from" FROM "hospital_a"."t"', False),
     ],
 )
 def test_the_last_check_finds_any_table_without_its_schema(sql, unqualified):
     from hospitium.tenancy.backends.postgresql.compiler import unqualified as check
 
     assert check(sql) is unqualified
+
+
+def test_the_last_checks_answers_are_kept_by_text_and_bounded(monkeypatch):
+    from hospitium.tenancy.backends.postgresql import compiler
+
+    monkeypatch.setattr(compiler, "_answers", {})
+    monkeypatch.setattr(compiler, "MAX_ANSWERS", 3)
+    searched: list[str] = []
+    real = compiler._UNQUALIFIED
+
+    class Counting:
+        def search(self, sql: str):
+            searched.append(sql)
+            return real.search(sql)
+
+    monkeypatch.setattr(compiler, "_UNQUALIFIED", Counting())
+    qualified, bare = 'SELECT 1 FROM "hospital_a"."t"', 'SELECT 1 FROM "t"'
+    assert [compiler.unqualified(s) for s in (qualified, bare, qualified, bare)] == [
+        False,
+        True,
+        False,
+        True,
+    ]
+    assert searched == [qualified, bare]
+    for n in range(10):
+        compiler.unqualified(f'SELECT {n} FROM "t"')  # noqa: S608 - a text, never run
+        assert len(compiler._answers) <= 3
+
+
+def test_the_compile_hook_calls_what_super_would():
+    from hospitium.tenancy.backends.postgresql import compiler
+
+    for cls in (compiler.SQLCompiler, compiler.SQLAggregateCompiler):
+        assert super(compiler._QualifiedReads, cls).compile is compiler._django_compile

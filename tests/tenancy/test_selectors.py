@@ -159,3 +159,77 @@ def test_the_cache_stays_bounded(cache_on, clock, monkeypatch, hospital_a):
     for n in range(20):
         selectors._remember("code", f"NEW{n}", ref)
         assert len(selectors._entries) <= 10
+
+
+# --- what routing works out from a cached ref (HospitalRef.derived) ---------------------------
+
+
+def test_a_cached_refs_alias_and_session_are_worked_out_once(cache_on, hospital_a, monkeypatch):
+    from hospitium.tenancy import stores
+    from hospitium.tenancy.context import hospital_context
+    from hospitium.tenancy.stores import schemas
+
+    ref = selectors.hospital_ref_by_code("ALPHA", cached=True)
+    alias = stores.alias_for(ref)
+    with hospital_context(ref):
+        session = schemas.wanted_session(alias)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("worked out again")
+
+    monkeypatch.setattr(stores, "store_for", refuse)
+    monkeypatch.setattr(schemas, "session_for", refuse)
+    again = selectors.hospital_ref_by_code("ALPHA", cached=True)
+    assert again is ref
+    assert stores.alias_for(again) == alias
+    with hospital_context(again):
+        assert schemas.wanted_session(alias) is session
+
+
+def _routing_of(ref):
+    """(alias, read-only mode of the session a server connection would be given)."""
+    from hospitium.tenancy import stores
+    from hospitium.tenancy.context import hospital_context
+    from hospitium.tenancy.stores.schemas import wanted_session
+
+    alias = stores.alias_for(ref)
+    with hospital_context(ref):
+        return alias, wanted_session(alias).read_only
+
+
+@pytest.mark.parametrize("how", ["service", "elsewhere"])
+def test_archiving_a_hospital_routes_it_read_only_from_the_next_lookup(
+    cache_on, clock, hospital_a, how
+):
+    from hospitium.tenancy.provisioning import hospital_archive
+    from hospitium.tenancy.stores.sqlite import READ_ONLY_SUFFIX
+    from tests.storehelp import on_postgres
+
+    before = selectors.hospital_ref_by_code("ALPHA", cached=True)
+    alias, read_only = _routing_of(before)
+    assert not read_only and not alias.endswith(READ_ONLY_SUFFIX)
+    if how == "service":
+        hospital_archive(code="ALPHA")
+    else:  # as another process would: the generation moves, seen after the check interval
+        Hospital.objects.filter(code="ALPHA").update(status=Hospital.Status.ARCHIVED)
+        clock.now += 5.1
+    after = selectors.hospital_ref_by_code("ALPHA", cached=True)
+    assert after is not before and after.read_only
+    if on_postgres():
+        # The same server connection, now given the read-only session.
+        assert _routing_of(after) == (alias, True)
+    else:
+        # The read-only connection of the SQLite file.
+        assert _routing_of(after) == (alias + READ_ONLY_SUFFIX, False)
+    assert _routing_of(before) == (alias, False), "the old ref keeps what it was built from"
+
+
+def test_a_hospital_deleted_elsewhere_is_not_found_after_the_check_interval(
+    cache_on, clock, hospital_a
+):
+    ref = selectors.hospital_ref_by_code("ALPHA", cached=True)
+    _routing_of(ref)
+    Hospital.objects.filter(code="ALPHA").delete()
+    clock.now += 5.1
+    with pytest.raises(HospitalNotFound):
+        selectors.hospital_ref_by_code("ALPHA", cached=True)

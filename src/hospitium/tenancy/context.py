@@ -3,11 +3,11 @@ their own, and ``hospital_context`` nests and restores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from hospitium.tenancy.errors import NoHospitalSelected
 
@@ -30,6 +30,15 @@ class HospitalRef:
     #: Set only by platform maintenance (migrations, integrity repairs): writes to an archived
     #: hospital are allowed.
     maintenance: bool = False
+    #: What routing works out from this ref, kept the first time it is needed (the store's
+    #: alias, the server session its connection wants): the same on every request for the
+    #: hospital, so worked out once per ref rather than per request or per statement. It cannot
+    #: go stale: every field it is worked out from is immutable, and a hospital archived, locked,
+    #: moved or deleted is read again into a new ref (or none) when the routing cache drops the
+    #: old one (selectors.py). Not part of equality, hashing or repr.
+    derived: dict[str, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @property
     def read_only(self) -> bool:
@@ -50,8 +59,9 @@ def current_hospital() -> HospitalRef:
     return ref
 
 
-def current_hospital_or_none() -> HospitalRef | None:
-    return _current.get()
+#: The bound hospital, or None. The context variable's own ``get`` rather than a function
+#: around it: it is asked several times a statement, and a Python call costs more than the get.
+current_hospital_or_none: Callable[[], HospitalRef | None] = _current.get
 
 
 def as_ref(hospital: Hospital | HospitalRef | str) -> HospitalRef:
@@ -68,19 +78,30 @@ def as_ref(hospital: Hospital | HospitalRef | str) -> HospitalRef:
     return hospital.as_ref()
 
 
-@contextmanager
-def hospital_context(
-    hospital: Hospital | HospitalRef | str, *, maintenance: bool = False
-) -> Iterator[HospitalRef]:
-    """Bind a hospital for the duration of the block; the previous binding comes back after."""
-    ref = as_ref(hospital)
-    if maintenance:
-        ref = ref.for_maintenance()
-    token = _current.set(ref)
-    try:
-        yield ref
-    finally:
-        _current.reset(token)
+class hospital_context:
+    """Bind a hospital for the duration of the block; the previous binding comes back after.
+
+    A class rather than a ``@contextmanager`` generator: every hospital request enters one,
+    and the generator's machinery cost more than the binding itself. Single use, like those.
+    """
+
+    __slots__ = ("_token", "ref")
+
+    def __init__(
+        self, hospital: Hospital | HospitalRef | str, *, maintenance: bool = False
+    ) -> None:
+        ref = hospital if isinstance(hospital, HospitalRef) else as_ref(hospital)
+        self.ref = ref.for_maintenance() if maintenance else ref
+        self._token: Token[HospitalRef | None] | None = None
+
+    def __enter__(self) -> HospitalRef:
+        self._token = _current.set(self.ref)
+        return self.ref
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
 
 
 @contextmanager

@@ -69,14 +69,16 @@ class HospitalRouter:
         if not is_hospital_model(model):
             return PLATFORM_ALIAS
         alias = current_alias(write=False)
-        _check_instance(hints)
+        if hints:  # most reads have none: spare them the call
+            _check_instance(hints)
         return alias
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
         if not is_hospital_model(model):
             return PLATFORM_ALIAS
         alias = current_alias(write=True)
-        _check_instance(hints)
+        if hints:
+            _check_instance(hints)
         return alias
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool:

@@ -51,8 +51,6 @@ def forget_cached_hospitals() -> None:
 
 
 def _revalidate(now: float, interval: float) -> None:
-    if now < _Generation.next_check:
-        return
     current = RoutingGeneration.objects.values_list("value", flat=True).first()
     if current is None or current != _Generation.value:
         # Moved (or unreadable: then nothing is kept that the number cannot vouch for).
@@ -66,7 +64,8 @@ def _cached(kind: str, key: str) -> HospitalRef | None:
     if interval <= 0:
         return None
     now = time.monotonic()
-    _revalidate(now, interval)
+    if now >= _Generation.next_check:
+        _revalidate(now, interval)
     hit = _entries.get((kind, key))
     if hit is None or hit[0] <= now:
         return None

@@ -91,8 +91,14 @@ def store_for(ref: HospitalRef) -> Store:
 
 
 def alias_for(ref: HospitalRef) -> str:
-    """The connection alias of a hospital's store."""
-    return store_for(ref).alias(ref)
+    """The connection alias of a hospital's store (worked out once per ref: ``ref.derived``).
+
+    Raises HospitalStoreUnavailable for a server that is not configured.
+    """
+    alias: str | None = ref.derived.get("alias")
+    if alias is None:
+        alias = ref.derived["alias"] = store_for(ref).alias(ref)
+    return alias
 
 
 def is_hospital_alias(alias: str) -> bool:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from psycopg import sql
 
-from hospitium.tenancy.context import current_hospital_or_none
+from hospitium.tenancy.context import HospitalRef, current_hospital_or_none
 
 SERVER_PREFIX = "server:"
 #: Extensions (btree_gist, …) live here, never tables.
@@ -40,11 +40,12 @@ class Session:
     #: in the same round trip. It fails with SQLSTATE 3F000 when ``required`` does not exist
     #: (the cast to regnamespace), which aborts the rest of that round trip.
     inline: str = ""
+    #: The end of ``key`` that says the read-only mode (``|ro`` or ``|rw``): a field, not a
+    #: property, as the cursor compares it on every statement.
+    mode: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def mode(self) -> str:
-        """The end of ``key`` that says the read-only mode (``|ro`` or ``|rw``)."""
-        return "|ro" if self.read_only else "|rw"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", "|ro" if self.read_only else "|rw")
 
 
 _STATEMENT = (
@@ -91,15 +92,33 @@ def session_for(schema: str | None, read_only: bool, *, check: bool = False) -> 
     )
 
 
+#: No hospital: an empty search path.
+_NO_SESSION = session_for(None, False)
+
+
+def _hospital_session(ref: HospitalRef) -> tuple[str, Session]:
+    """(server alias, session) of a hospital on PostgreSQL, ("", no session) on SQLite; kept on
+    the ref (``HospitalRef.derived``)."""
+    if ref.server:
+        wanted = (server_alias(ref.server), session_for(ref.store_name, ref.read_only, check=True))
+    else:
+        wanted = ("", _NO_SESSION)
+    ref.derived["session"] = wanted
+    return wanted
+
+
 def wanted_session(alias: str) -> Session:
     """The session settings a connection to ``alias`` needs for the current context."""
     override = _override.get()
     if override is not None and override[0] == alias:
         return session_for(override[1], False)
     ref = current_hospital_or_none()
-    if ref is not None and ref.server and server_alias(ref.server) == alias:
-        return session_for(ref.store_name, ref.read_only, check=True)
-    return session_for(None, False)
+    if ref is not None:
+        # Asked three times a statement (the compiler twice, the cursor): worked out once a ref.
+        server, session = ref.derived.get("session") or _hospital_session(ref)
+        if server == alias:
+            return session
+    return _NO_SESSION
 
 
 @contextmanager

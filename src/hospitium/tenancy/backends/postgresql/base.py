@@ -26,7 +26,6 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import psycopg
 from django.conf import settings
@@ -40,10 +39,12 @@ from hospitium.tenancy.backends.postgresql.compiler import qualified_schema
 from hospitium.tenancy.errors import HospitalStoreUnavailable
 from hospitium.tenancy.stores.schemas import Session, session_for, wanted_session
 
-#: The session each psycopg connection was last given. Kept on the connection, not on Django's
-#: wrapper, so that a connection handed out again by the pool (most requests) is not switched
-#: again when it is already right.
-_sessions: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+#: The attribute of a psycopg connection that holds the key of the session it was last given.
+#: Kept on the connection, not on Django's wrapper, so that a connection handed out again by the
+#: pool (most requests) is not switched again when it is already right. An attribute rather than
+#: a WeakKeyDictionary keyed by the connection (as before 2026-12-07): read on every statement,
+#: and ``getattr`` costs a fraction of the dictionary's weak reference and Python-level ``get``.
+_SESSION = "hospitium_session"
 
 _IDLE = TransactionStatus.IDLE
 _INERROR = TransactionStatus.INERROR
@@ -100,9 +101,9 @@ def _switch_apart(connection: Any, wanted: Session) -> None:
         # Never leave a connection pointing at a schema that is not there.
         empty = session_for(None, False)
         _execute_outside_transaction(connection, empty.statement, empty.params)
-        _sessions[connection] = empty.key
+        setattr(connection, _SESSION, empty.key)
         raise _unavailable(wanted.required)
-    _sessions[connection] = wanted.key
+    setattr(connection, _SESSION, wanted.key)
 
 
 class SessionCursor(base.Cursor, psycopg.ClientCursor[Any]):
@@ -138,7 +139,7 @@ class SessionCursor(base.Cursor, psycopg.ClientCursor[Any]):
         """
         wanted = self.hospitium_session
         connection = self.connection
-        current = _sessions.get(connection)
+        current = getattr(connection, _SESSION, None)
         if wanted is None or current == wanted.key:
             return super().execute(query, params, prepare=prepare, binary=binary)
         text = query if isinstance(query, str) else ""
@@ -165,7 +166,7 @@ class SessionCursor(base.Cursor, psycopg.ClientCursor[Any]):
         try:
             super().execute(sent + query, params, prepare=prepare, binary=binary)
         except psycopg.Error as exc:
-            _sessions.pop(connection, None)
+            setattr(connection, _SESSION, None)
             position = exc.diag.statement_position
             if (
                 wanted.required
@@ -180,9 +181,9 @@ class SessionCursor(base.Cursor, psycopg.ClientCursor[Any]):
             # Several statements of the caller's: one of them may have rolled back or reset
             # what the settings did. Forgetting costs nothing (the next query brings them again).
             self.set_result(results)
-            _sessions.pop(connection, None)
+            setattr(connection, _SESSION, None)
         else:
-            _sessions[connection] = wanted.key
+            setattr(connection, _SESSION, wanted.key)
         return self
 
     def executemany(
@@ -219,7 +220,7 @@ class SessionCursor(base.Cursor, psycopg.ClientCursor[Any]):
         connection = self.connection
         if (
             wanted is not None
-            and _sessions.get(connection) != wanted.key
+            and getattr(connection, _SESSION, None) != wanted.key
             and connection.info.transaction_status != _INERROR
         ):
             _switch_apart(connection, wanted)
@@ -232,11 +233,12 @@ class _StoreErrors(DatabaseErrorWrapper):
     an error happens, so the common path costs nothing."""
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        if exc_type is None:
+            return  # every statement that succeeds passes here: nothing more to do
         wrapper: DatabaseWrapper = self.wrapper  # type: ignore[attr-defined]
         cause = getattr(exc_value, "__cause__", None) or exc_value
         if (
-            exc_type is not None
-            and getattr(cause, "sqlstate", None) == "42P01"
+            getattr(cause, "sqlstate", None) == "42P01"
             and wrapper.connection is not None
             and not wrapper.in_atomic_block
         ):
@@ -252,8 +254,9 @@ class _StoreErrors(DatabaseErrorWrapper):
         super().__exit__(exc_type, exc_value, traceback)
 
 
-#: The reporting time zone each psycopg connection was last given (see the module's docstring).
-_zones: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+#: The attribute of a psycopg connection that holds the reporting time zone it was last given
+#: (see the module's docstring).
+_ZONE = "hospitium_time_zone"
 _SET_ZONE = "SELECT pg_catalog.set_config('hospitium.time_zone', %s, false)"
 
 _EXISTS = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s)"
@@ -273,16 +276,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     @property
     def hospitium_session(self) -> str | None:
-        return _sessions.get(self.connection) if self.connection is not None else None
+        return getattr(self.connection, _SESSION, None) if self.connection is not None else None
 
     @hospitium_session.setter
     def hospitium_session(self, key: str | None) -> None:
         if self.connection is None:
             return
-        if key is None:
-            _sessions.pop(self.connection, None)
-        else:
-            _sessions[self.connection] = key
+        setattr(self.connection, _SESSION, key)
 
     def get_connection_params(self) -> dict[str, Any]:
         params: dict[str, Any] = super().get_connection_params()
@@ -294,9 +294,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def create_cursor(self, name: str | None = None) -> Any:
         zone = settings.TIME_ZONE
-        if _zones.get(self.connection) != zone:
+        if getattr(self.connection, _ZONE, None) != zone:
             _execute_outside_transaction(self.connection, _SET_ZONE, (zone,))
-            _zones[self.connection] = zone
+            setattr(self.connection, _ZONE, zone)
         wanted = wanted_session(self.alias)
         if name is None:
             cursor = super().create_cursor()
@@ -342,14 +342,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _close(self) -> None:
         # Back to the pool: the session survives unless a transaction is still open, which the
         # pool rolls back (and a SET inside it with it).
-        if (
-            self.connection is not None
-            and self.connection.info.transaction_status != TransactionStatus.IDLE
-        ):
+        # pgconn's own status (an int): ``info`` builds an object and an enum on every read.
+        if self.connection is not None and self.connection.pgconn.transaction_status != _IDLE:
             self.hospitium_session = None
             self._forget_zone()
         super()._close()  # type: ignore[misc]
 
     def _forget_zone(self) -> None:
         if self.connection is not None:
-            _zones.pop(self.connection, None)
+            setattr(self.connection, _ZONE, None)
