@@ -91,12 +91,15 @@ TEMP_PARENT: str | None = None
 READER_ENV = {"LC_ALL": "C.UTF-8"}
 #: How long a reader that reported its last slice may take to exit.
 EXIT_SECONDS = 10.0
-#: Reader connections only read. Neither a larger page cache nor a memory-mapped file is set:
-#: on the 1M-visit hospital a 64 MiB cache did not measurably help, and mapping the file cut
-#: 0.5–1 s per million rows in a busy-machine probe but showed the mapped pages in the process's
-#: resident memory (535 MiB peak instead of 115 MiB), which reads as a report that does not
-#: stream (docs/benchmarks.md).
-READER_PRAGMAS = ("PRAGMA query_only = ON",)
+#: Reader connections only read, from the store's file mapped into memory (up to SQLite's own
+#: limit, 2 GiB in the builds here): pages are then read where the kernel keeps them instead of
+#: copied by a read() each, which was ~20 % of a reader's CPU on the 1M-visit hospital (its
+#: system time: 0.18 s per 100,000 rows, 0.0 mapped). The mapped pages count in a reader's
+#: resident memory, but they are the kernel's page cache of the file, shared and reclaimable,
+#: not the reader's own: its private memory stays that of the chunks it holds (2026-12-07;
+#: before, the mapping was left out for how its resident size read, docs/benchmarks.md).
+#: A larger page cache did not measurably help.
+READER_PRAGMAS = ("PRAGMA query_only = ON", "PRAGMA mmap_size = 2147418112")
 #: Attempts at starting every reader on one snapshot before falling back to a single reader.
 SNAPSHOT_ATTEMPTS = 5
 #: The UTC instants between which a datetime's local text is computed in SQL (a binary tree of

@@ -95,9 +95,11 @@ class VisitTrends(ReportTemplate):
         # which then read while the figures below are computed.
         listings = [self._listing(visits)] if params.get("include_rows") else []
         start, end = period_bounds(params)
+        # Counted on the kind (never null), not the id: the period index carries the kind and
+        # the void mark, so the scan below reads that index alone (encounters/0005).
         by_kind = {
-            "medical": Count("id", filter=Q(kind=MEDICAL)),
-            "dental": Count("id", filter=Q(kind=DENTAL)),
+            "medical": Count("kind", filter=Q(kind=MEDICAL)),
+            "dental": Count("kind", filter=Q(kind=DENTAL)),
         }
         # One scan groups the period's visits by local day and hour (at most 24 groups a day);
         # the months, the busiest days, the hours and the totals are sums of those groups.
