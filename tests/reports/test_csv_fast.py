@@ -952,3 +952,24 @@ def test_a_column_checked_to_plain_values_skips_the_quoting_test() -> None:
         Q(y__in=["a"]),
     ):
         assert not _checked_plain(field(CheckConstraint(condition=condition, name="c")))
+
+
+def test_a_reader_process_sets_its_sqlite_single_threaded_and_still_reads(tmp_path: Path) -> None:
+    """In a process of its own (as a reader runs), before any connection: the call takes
+    effect on the library ``_sqlite3`` uses, and that library still reads a store."""
+    store = tmp_path / "s.sqlite3"
+    with sqlite3.connect(store) as connection:
+        connection.execute("CREATE TABLE t (x)")
+        connection.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(100)])
+    probe = (
+        "import runpy, sqlite3, sys; ns = runpy.run_path(sys.argv[1], run_name='probe');"
+        " print(ns['single_threaded_sqlite']());"
+        " print(sqlite3.connect(sys.argv[2]).execute('SELECT sum(x) FROM t').fetchone()[0])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", probe, csvreader.__file__, str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["True", "4950"]
