@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -113,36 +114,40 @@ class VisitTrends(ReportTemplate):
             .annotate(**by_kind)
             .values_list("slot", "medical", "dental")
         )
-        roll = _Rollup()
-        for slot, medical, dental in slots:
-            roll.add(slot, medical, dental)
+        per_day, per_hour = _by_day_and_hour(slots)
+        medical_total = sum(medical for medical, _ in per_day.values())
+        dental_total = sum(dental for _, dental in per_day.values())
+        per_month: dict[dt.date, tuple[int, int]] = {}
+        for day, (medical, dental) in per_day.items():
+            m, d = per_month.get(day.replace(day=1), (0, 0))
+            per_month[day.replace(day=1)] = (m + medical, d + dental)
         days = (params["date_to"] - params["date_from"]).days + 1
-        total = roll.medical + roll.dental
+        total = medical_total + dental_total
         figures = [
             Figure("visits_total", "Visits", total, "visits"),
-            Figure("visits_medical", "Medical visits", roll.medical, "visits"),
-            Figure("visits_dental", "Dental visits", roll.dental, "visits"),
+            Figure("visits_medical", "Medical visits", medical_total, "visits"),
+            Figure("visits_dental", "Dental visits", dental_total, "visits"),
             Figure("patients_seen", "Patients seen", patients_seen(visits), "patients"),
             Figure("visits_per_day", "Visits per day", round(total / days, 2), "visits"),
         ]
 
         months = month_starts(params["date_from"], params["date_to"])
         no_visits = (0, 0)
-        per_month = Series(
+        monthly = Series(
             "visits_per_month",
             "Visits per month",
             "line",
             [month_label(m) for m in months],
             {
-                "medical": [roll.months.get(m, no_visits)[0] for m in months],
-                "dental": [roll.months.get(m, no_visits)[1] for m in months],
+                "medical": [per_month.get(m, no_visits)[0] for m in months],
+                "dental": [per_month.get(m, no_visits)[1] for m in months],
             },
         )
 
         peaks = sorted(
             (
                 (day, medical, dental, medical + dental)
-                for day, (medical, dental) in roll.days.items()
+                for day, (medical, dental) in per_day.items()
             ),
             key=lambda row: (-row[3], row[0]),
         )[:PEAK_DAYS]
@@ -158,14 +163,14 @@ class VisitTrends(ReportTemplate):
             "Visits by hour of the day",
             "bar",
             [f"{hour:02d}:00" for hour in range(24)],
-            {"visits": roll.hours},
+            {"visits": per_hour},
         )
 
         return ReportData(
             meta=meta,
             figures=figures,
             tables=[peak_days],
-            series=[per_month, by_hour],
+            series=[monthly, by_hour],
             listings=listings,
         )
 
@@ -213,26 +218,19 @@ def patients_seen(visits: QuerySet[Visit]) -> int:
     )
 
 
-class _Rollup:
-    """Sums of the visit counts of (local day and hour) groups, by month, day and hour."""
-
-    def __init__(self) -> None:
-        self.medical = self.dental = 0
-        self.months: dict[dt.date, tuple[int, int]] = {}
-        self.days: dict[dt.date, tuple[int, int]] = {}
-        self.hours = [0] * 24
-
-    def add(self, slot: str, medical: int, dental: int) -> None:
-        """Count one group; ``slot`` is its local ``YYYY-MM-DD HH``."""
+def _by_day_and_hour(
+    slots: Iterable[tuple[str, int, int]],
+) -> tuple[dict[dt.date, tuple[int, int]], list[int]]:
+    """The (medical, dental) counts of each local day, and the visits of each hour of the day,
+    from the counts of (local ``YYYY-MM-DD HH``) groups."""
+    per_day: dict[dt.date, tuple[int, int]] = {}
+    per_hour = [0] * 24
+    for slot, medical, dental in slots:
         day = dt.date.fromisoformat(slot[:10])
-        month = day.replace(day=1)
-        self.medical += medical
-        self.dental += dental
-        m, d = self.months.get(month, (0, 0))
-        self.months[month] = (m + medical, d + dental)
-        m, d = self.days.get(day, (0, 0))
-        self.days[day] = (m + medical, d + dental)
-        self.hours[int(slot[11:13])] += medical + dental
+        m, d = per_day.get(day, (0, 0))
+        per_day[day] = (m + medical, d + dental)
+        per_hour[int(slot[11:13])] += medical + dental
+    return per_day, per_hour
 
 
 TEMPLATE = VisitTrends()
