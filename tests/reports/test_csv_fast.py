@@ -29,7 +29,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from hospitium.billing.models import InvoiceLine
+from hospitium.billing.models import Invoice, InvoiceLine
 from hospitium.encounters.models import Treatment, Visit
 from hospitium.patients.models import Patient
 from hospitium.reports import csvlines, csvreader, generation
@@ -44,6 +44,7 @@ from hospitium.reports.templates.patient_summary import TEMPLATE as PATIENT_SUMM
 from hospitium.reports.templates.patient_summary import streamed
 from hospitium.reports.templates.treatment_outcomes import TEMPLATE as TREATMENT_OUTCOMES
 from hospitium.reports.templates.visit_trends import TEMPLATE as VISIT_TRENDS
+from hospitium.staff.models import Department, Practitioner
 from hospitium.tenancy import stores
 from hospitium.tenancy.context import hospital_context
 from hospitium.tenancy.models import Hospital
@@ -973,3 +974,140 @@ def test_a_reader_process_sets_its_sqlite_single_threaded_and_still_reads(tmp_pa
         check=True,
     )
     assert done.stdout.split() == ["True", "4950"]
+
+
+def _staff_visits(zone: ZoneInfo) -> None:
+    """Visits of several practitioners in several departments, names the csv module quotes,
+    and one department of no practitioner."""
+    _fill(zone)
+    factories.department(name="Unused")
+    patient = factories.patient()
+    for n, (department_name, doctor_name) in enumerate(
+        [("Cardiology", "Dr Ada, Byron"), ('The "East" wing', "Dr Plain"), ("Line\nbreak", "")]
+    ):
+        department = factories.department(name=department_name)
+        doctor = factories.practitioner(department=department, display_name=doctor_name)
+        at = dt.datetime(2024, 10, 1 + n, 9, 30, tzinfo=dt.UTC)
+        Visit.objects.create(patient=patient, practitioner=doctor, started_at=at)
+
+
+STAFF_COLUMNS = (
+    "id",
+    "started_at",
+    "practitioner__display_name",
+    "practitioner__department__name",
+    "chief_complaint",
+)
+
+
+def _plan_steps(queryset: QuerySet[Any, Any], sql: str, params: Any) -> list[str]:
+    reader = csvlines._open(str(connections[queryset.db].settings_dict["NAME"]), 5.0)
+    try:
+        return [row[3] for row in reader.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    finally:
+        reader.close()
+
+
+@pytest.mark.sqlite_only
+def test_small_joined_tables_are_read_once_into_lookup_tables(
+    hospital_a: Hospital, readers: Readers
+) -> None:
+    zone = ZoneInfo("Europe/Paris")
+    with hospital_context(hospital_a):
+        _staff_visits(zone)
+        queryset = Visit.objects.order_by("started_at", "id").values_list(*STAFF_COLUMNS)
+        assert csvlines._lookup_roots(queryset) == ("staff_practitioner",)
+        plan = csv_lines(queryset, zone, ranges=4, processes=2)
+        assert plan is not None and plan.processes == 2
+        sql, params = plan.selects[1]
+        steps = _plan_steps(queryset, sql, params)
+        fast, count = _lines(plan)
+        general = list(listing_values(queryset, zone))
+        visits = Visit.objects.count()
+    assert 'MATERIALIZED (SELECT "staff_practitioner"."id"' in sql
+    assert 'INNER JOIN "staff_department"' not in sql.split(" SELECT printf(")[1]
+    assert any("staff_practitioner USING AUTOMATIC COVERING INDEX" in s for s in steps), steps
+    assert count == len(general) == visits
+    assert fast == _written(general)
+    assert '"Dr Ada, Byron",Cardiology' in fast and '"Line\nbreak"' in fast
+
+
+@pytest.mark.sqlite_only
+def test_a_joined_table_the_listing_filters_on_is_not_a_lookup_table(
+    hospital_a: Hospital,
+) -> None:
+    """Filtered on the practitioner's department: the practitioners stay joined (the WHERE
+    names them), their departments alone become a lookup table."""
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _staff_visits(zone)
+        department = Visit.objects.filter(practitioner__display_name="Dr Plain").values_list(
+            "practitioner__department", flat=True
+        )[0]
+        queryset = (
+            Visit.objects.filter(practitioner__department=department)
+            .order_by("started_at", "id")
+            .values_list(*STAFF_COLUMNS)
+        )
+        assert csvlines._lookup_roots(queryset) == ("staff_department",)
+        plan = csv_lines(queryset, zone, ranges=1, processes=0)
+        assert plan is not None
+        fast, count = _lines(plan)
+        general = list(listing_values(queryset, zone))
+    assert count == len(general) == 1
+    assert fast == _written(general)
+
+
+@pytest.mark.sqlite_only
+def test_lookup_tables_over_outer_joins_keep_the_rows_without_a_match(
+    hospital_a: Hospital, readers: Readers
+) -> None:
+    """Invoices with and without a visit: the visit and the joins below it are outer joins,
+    and a lookup table joined outer keeps the invoices without one (empty fields)."""
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _staff_visits(zone)
+        patient = factories.patient()
+        visits = list(Visit.objects.order_by("started_at")[:3])
+        for n in range(6):
+            visit = visits[n] if n < 3 else None
+            Invoice.objects.create(
+                number=f"INV-{n}", patient=visit.patient if visit else patient, visit=visit
+            )
+        queryset = Invoice.objects.order_by("created_at", "id").values_list(
+            "number", "visit__kind", "visit__practitioner__display_name", "patient__mrn"
+        )
+        roots = csvlines._lookup_roots(queryset)
+        plan = csv_lines(queryset, zone, ranges=3, processes=2)
+        assert plan is not None
+        fast, count = _lines(plan)
+        general = list(listing_values(queryset, zone))
+    assert roots == ("encounters_visit", "patients_patient")
+    assert 'LEFT OUTER JOIN "hospitium_lookup_0" "encounters_visit"' in plan.selects[0][0]
+    assert count == len(general) == 6
+    assert fast == _written(general)
+    assert sum(1 for row in general if row[1] is None) == 3
+
+
+@pytest.mark.sqlite_only
+def test_a_joined_table_of_more_rows_than_the_limit_stays_a_join(
+    hospital_a: Hospital, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _staff_visits(zone)
+        queryset = Visit.objects.order_by("started_at", "id").values_list(*STAFF_COLUMNS)
+        departments = Department.objects.count()
+        while Practitioner.objects.count() <= departments:
+            factories.practitioner(department=Department.objects.first())
+        monkeypatch.setattr(csvlines, "LOOKUP_MAX_ROWS", departments)
+        # the practitioners are too many; their departments are not
+        assert csvlines._lookup_roots(queryset) == ("staff_department",)
+        monkeypatch.setattr(csvlines, "LOOKUP_MAX_ROWS", 0)
+        assert csvlines._lookup_roots(queryset) == ()
+        plan = csv_lines(queryset, zone, ranges=1, processes=0)
+        assert plan is not None
+        assert "hospitium_lookup_" not in plan.selects[0][0]
+        fast, _count = _lines(plan)
+        general = list(listing_values(queryset, zone))
+    assert fast == _written(general)

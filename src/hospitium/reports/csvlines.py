@@ -14,6 +14,9 @@ The SELECT is flat: the listing's own FROM, WHERE and ORDER BY, from Django's co
 line as the only column. ORDER BY stays on the stored columns: Django orders a ``values_list``
 by position, which here would mean by the local text, out of order in a fall-back hour.
 
+Columns of a small joined table (practitioners, departments: ``LOOKUP_MAX_ROWS``) come from a
+lookup table of their finished text, made once per SELECT (``_Lookup``), not from the join.
+
 A listing ordered first by a non-null date or datetime column is cut into ``RANGES`` consecutive
 slices of that column. A large one (``PROCESS_MIN_ROWS``) is read by ``PROCESSES`` reader
 processes (``csvreader``, the standard library only), each on a connection and a CPU of its own,
@@ -51,6 +54,7 @@ from django.db.models import (
     CheckConstraint,
     DateField,
     DateTimeField,
+    ForeignObject,
     IntegerField,
     Q,
     QuerySet,
@@ -60,6 +64,8 @@ from django.db.models import (
 from django.db.models.expressions import Ref
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.constants import LOUTER
+from django.db.models.sql.datastructures import Join
 
 from hospitium.reports import csvreader
 from hospitium.reports.errors import ReportReaderFailed
@@ -277,12 +283,17 @@ def _compiled(queryset: QuerySet[Any, Any]) -> SQLCompiler | None:
 
 
 def _flat_select(
-    queryset: QuerySet[Any, Any], zone: ZoneInfo, near: Near | None, cut: Cut | None = None
+    queryset: QuerySet[Any, Any],
+    zone: ZoneInfo,
+    near: Near | None,
+    cut: Cut | None = None,
+    lookups: Sequence[str] = (),
 ) -> SqlParams | None:
     """``SELECT <the CSV line> FROM … WHERE … ORDER BY …`` for a ``values_list`` queryset of
     plain fields, with Django's placeholders (``%s``); with ``cut`` (a field of the model and
-    the bounds of a slice of it: ``low <= field < high``, None for no bound), only that slice.
-    None when this path does not apply."""
+    the bounds of a slice of it: ``low <= field < high``, None for no bound), only that slice;
+    with ``lookups`` (aliases of joins ``_lookup_roots`` found), those joins' tables read once
+    into lookup tables (``_Lookup``). None when this path does not apply."""
     # Any: django-stubs do not declare what pre_sql_setup sets (where, having, qualify…)
     compiler: Any = _compiled(queryset)
     if compiler is None:
@@ -290,6 +301,8 @@ def _flat_select(
     extra_select, order_by, group_by = compiler.pre_sql_setup()
     if extra_select or group_by or compiler.having is not None or compiler.qualify is not None:
         return None
+    tree = _JoinTree(compiler)
+    groups = [_Lookup(n, root, tree) for n, root in enumerate(lookups) if root in tree.joins]
     fields: list[str] = []
     params: list[Any] = []
     for expression, (column, column_params), _alias in compiler.select[: compiler.col_count]:
@@ -301,17 +314,30 @@ def _flat_select(
             return None
         sql, sql_params, may_need_quotes = text
         sql = f"coalesce({sql}, '')"
-        fields.append(_quoted(sql) if may_need_quotes else sql)
-        params += sql_params
+        if may_need_quotes:
+            sql = _quoted(sql)
+        group = next((g for g in groups if getattr(expression, "alias", None) in g.aliases), None)
+        if group is not None:  # computed once per row of the lookup table
+            sql = group.column(sql, sql_params)
+        else:
+            params += sql_params
+        fields.append(sql)
     if len(fields) == 1:  # the csv module writes a row of one empty field as ""
         line = f"CASE WHEN {fields[0]} = '' THEN '\"\"' ELSE {fields[0]} END || '{LINE_END}'"
     else:
         # One printf() builds the line: a chain of || allocated and copied the line once per
         # piece (~11 % of a listing's instructions). '%%s' is Django's escape of printf's '%s'.
         line = f"printf('{','.join(['%%s'] * len(fields))}{LINE_END}', {', '.join(fields)})"
-    from_, from_params = compiler.get_from_clause()
-    # named, so that no driver reads a type from the expression's text (PARSE_COLNAMES)
-    sql = f'SELECT {line} AS "line" FROM {" ".join(from_)}'  # noqa: S608
+    groups = [group for group in groups if group.columns]
+    if groups:
+        from_, from_params = _from_with_lookups(compiler, tree, groups)
+        ctes = ", ".join(group.sql for group in groups)
+        params = [*(p for group in groups for p in group.params), *params]
+        # named, so that no driver reads a type from the expression's text (PARSE_COLNAMES)
+        sql = f'WITH {ctes} SELECT {line} AS "line" FROM {" ".join(from_)}'  # noqa: S608
+    else:
+        from_, from_params = compiler.get_from_clause()
+        sql = f'SELECT {line} AS "line" FROM {" ".join(from_)}'  # noqa: S608
     params += from_params
     where, where_params = _where(compiler)
     conditions: list[str] = []
@@ -331,7 +357,17 @@ def _flat_select(
         params += where_params
     if conditions:
         sql += f" WHERE {' AND '.join(conditions)}"
-    ordering = []
+    ordering, ordering_params = _ordering(compiler, order_by)
+    if ordering:
+        sql += f" ORDER BY {', '.join(ordering)}"
+        params += ordering_params
+    return sql, tuple(params)
+
+
+def _ordering(compiler: Any, order_by: Sequence[Any]) -> tuple[list[str], list[Any]]:
+    """The compiled ORDER BY terms of a set-up compiler, on the stored columns."""
+    ordering: list[str] = []
+    params: list[Any] = []
     order: Any
     for order, _ in order_by:
         order = order.copy()
@@ -340,9 +376,185 @@ def _flat_select(
         order_sql, order_params = compiler.compile(order)
         ordering.append(order_sql)
         params += order_params
-    if ordering:
-        sql += f" ORDER BY {', '.join(ordering)}"
-    return sql, tuple(params)
+    return ordering, params
+
+
+# -- small joined tables read once: lookup tables ---------------------------------------------
+
+#: A joined table of at most this many rows (practitioners, departments, wards…) is read once
+#: per slice into a lookup table of its columns' finished text (``_Lookup``), instead of being
+#: searched, and its text quoted, once per row of the listing.
+LOOKUP_MAX_ROWS = 1_000
+_LOOKUP_PREFIX = "hospitium_lookup_"
+
+
+class _JoinTree:
+    """The joins of a set-up compiler's FROM clause (those it uses), by alias, with their
+    children (the joins made from each alias)."""
+
+    def __init__(self, compiler: Any) -> None:
+        self.compiler = compiler
+        query = compiler.query
+        self.joins: dict[str, Join] = {}
+        self.children: dict[str, list[str]] = {}
+        for alias, join in query.alias_map.items():
+            if query.alias_refcount[alias] and isinstance(join, Join):
+                self.joins[alias] = join
+                self.children.setdefault(join.parent_alias, []).append(alias)
+
+    def below(self, alias: str) -> list[str]:
+        """``alias`` and every join made from it, directly or further down, in FROM order."""
+        found = [alias]
+        for child in self.children.get(alias, []):
+            found += self.below(child)
+        return [a for a in self.joins if a in found]
+
+    def quoted(self, alias: str) -> str:
+        return str(self.compiler.quote_name_unless_alias(alias))
+
+
+class _Lookup:
+    """A join and the joins below it, replaced by one lookup table: a ``MATERIALIZED`` common
+    table expression of the joined table's key and the finished text (quoted as needed) of the
+    listing's columns from those tables, searched by SQLite through an automatic index.
+
+    The join to it keeps Django's condition, the lookup table taking the joined table's alias
+    and exposing its key under the key's own name; the joins below it move inside it. Over the
+    1M-visit hospital, practitioners and their departments read this way cut a listing row's
+    time by 13 % (two index searches fewer, two quoting tests fewer per row)."""
+
+    def __init__(self, n: int, root: str, tree: _JoinTree) -> None:
+        self.name = f"{_LOOKUP_PREFIX}{n}"
+        self.root = root
+        self.tree = tree
+        self.aliases = tree.below(root)
+        self.columns: list[str] = []
+        self.params: list[Any] = []
+
+    def column(self, text: str, params: Sequence[Any]) -> str:
+        """Take a field's finished text into the lookup table; its SQL in the listing's."""
+        self.columns.append(text)
+        self.params += params
+        join = self.tree.joins[self.root]
+        name = f'{self.tree.quoted(self.root)}."{self.name}_{len(self.columns)}"'
+        return f"coalesce({name}, '')" if join.join_type == LOUTER else name
+
+    @property
+    def sql(self) -> str:
+        """``name(keys…, columns…) AS MATERIALIZED (SELECT …)``."""
+        join = self.tree.joins[self.root]
+        compiler = self.tree.compiler
+        keys = [rhs for _lhs, rhs in join.join_cols]
+        names = [f'"{key}"' for key in keys]
+        names += [f'"{self.name}_{n}"' for n in range(1, len(self.columns) + 1)]
+        root = self.tree.quoted(self.root)
+        selected = [f"{root}.{compiler.connection.ops.quote_name(key)}" for key in keys]
+        table = compiler.connection.ops.quote_name(join.table_name)
+        alias = "" if join.table_alias == join.table_name else f" {join.table_alias}"
+        inner = [compiler.compile(self.tree.joins[a])[0] for a in self.aliases[1:]]
+        body = f"SELECT {', '.join([*selected, *self.columns])} FROM {table}{alias}"  # noqa: S608
+        if inner:
+            body += " " + " ".join(inner)
+        return f'"{self.name}"({", ".join(names)}) AS MATERIALIZED ({body})'
+
+
+def _from_with_lookups(
+    compiler: Any, tree: _JoinTree, groups: Sequence[_Lookup]
+) -> tuple[list[str], list[Any]]:
+    """``get_from_clause`` with each lookup's joins replaced by the join to its table."""
+    inside = {alias for group in groups for alias in group.aliases[1:]}
+    roots = {group.root: group for group in groups}
+    query = compiler.query
+    result: list[str] = []
+    params: list[Any] = []
+    for alias, from_clause in tuple(query.alias_map.items()):
+        if not query.alias_refcount[alias] or alias in inside:
+            continue
+        clause_sql, clause_params = compiler.compile(from_clause)
+        group = roots.get(alias)
+        if group is not None:
+            join = tree.joins[alias]
+            table = compiler.quote_name_unless_alias(join.table_name)
+            named = "" if join.table_alias == join.table_name else f" {join.table_alias}"
+            head = f"{join.join_type} {table}{named} ON ("
+            # _lookup_roots checked that Django's clause starts so (and has no parameters)
+            rest = clause_sql[len(head) :]
+            clause_sql = f'{join.join_type} "{group.name}" {tree.quoted(alias)} ON ({rest}'
+        result.append(clause_sql)
+        params.extend(clause_params)
+    return result, params
+
+
+def _lookup_roots(queryset: QuerySet[Any, Any]) -> tuple[str, ...]:
+    """The joins of the listing whose tables (with the joins below them) can be read once
+    into lookup tables (``_Lookup``): joins over a foreign key (no reverse, filtered or extra
+    conditions), none of whose aliases the WHERE or ORDER BY names, an outer join with only
+    outer joins below, some of the listing's columns from them, and a joined table of at most
+    ``LOOKUP_MAX_ROWS`` rows (counted no further). The highest such joins, in FROM order.
+    Empty when the SQLite library cannot hold them to one read per row of the table (no
+    ``MATERIALIZED``, no automatic indexes). Raises Django's database errors."""
+    compiler: Any = _compiled(queryset)
+    if compiler is None or sqlite3.sqlite_version_info < (3, 35, 0):
+        return ()
+    _extra, order_by, _group = compiler.pre_sql_setup()
+    if compiler.query.extra_tables:
+        return ()
+    tree = _JoinTree(compiler)
+    where, _where_params = _where(compiler)
+    ordering, _ordering_params = _ordering(compiler, order_by)
+    named = " ".join([where, *ordering])
+    selected = {
+        getattr(expression, "alias", None)
+        for expression, _sql, _alias in compiler.select[: compiler.col_count]
+    }
+    roots: list[str] = []
+
+    def eligible(alias: str) -> bool:
+        aliases = tree.below(alias)
+        if not selected & set(aliases):
+            return False
+        for each in aliases:
+            join = tree.joins[each]
+            if (
+                f"{tree.quoted(each)}." in named
+                or not isinstance(join.join_field, ForeignObject)
+                or join.filtered_relation is not None
+                or join.join_field.get_extra_restriction(each, join.parent_alias) is not None
+                or (tree.joins[alias].join_type == LOUTER and join.join_type != LOUTER)
+            ):
+                return False
+        join = tree.joins[alias]
+        sql, params = compiler.compile(join)
+        table = compiler.quote_name_unless_alias(join.table_name)
+        alias_text = "" if join.table_alias == join.table_name else f" {join.table_alias}"
+        return not params and sql.startswith(f"{join.join_type} {table}{alias_text} ON (")
+
+    def visit(parent: str) -> None:
+        for alias in tree.children.get(parent, []):
+            if eligible(alias) and _small(compiler, tree.joins[alias].table_name):
+                roots.append(alias)
+            else:
+                visit(alias)
+
+    visit(compiler.query.base_table)
+    if roots:
+        with compiler.connection.cursor() as cursor:
+            cursor.execute("PRAGMA automatic_index")
+            if cursor.fetchone() != (1,):
+                return ()
+    return tuple(roots)
+
+
+def _small(compiler: Any, table: str) -> bool:
+    """Whether the table has at most ``LOOKUP_MAX_ROWS`` rows (counted no further)."""
+    name = compiler.connection.ops.quote_name(table)
+    with compiler.connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {name} LIMIT %s)",  # noqa: S608 - a model's table
+            (LOOKUP_MAX_ROWS + 1,),
+        )
+        (found,) = cursor.fetchone()
+    return bool(found <= LOOKUP_MAX_ROWS)
 
 
 def _where(compiler: Any) -> tuple[str, Sequence[Any]]:
@@ -818,7 +1030,10 @@ def csv_lines(
         return None
     if _flat_select(queryset, zone, None) is None:
         return None
-    selects = [_flat_select(queryset, zone, near, cut) for cut, near in _slices(queryset, ranges)]
+    lookups = _lookup_roots(queryset)
+    selects = [
+        _flat_select(queryset, zone, near, cut, lookups) for cut, near in _slices(queryset, ranges)
+    ]
     if any(select is None for select in selects):
         return None
     plain = [s for s in selects if s is not None]
