@@ -5,13 +5,21 @@ whole-hour, half-hour and no changes; on every store."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db.models import Count, Q
 
 from hospitium.encounters.models import Visit
-from hospitium.reports.timebuckets import LocalBucket, SecondsBetween, utc_offsets
+from hospitium.reports.timebuckets import (
+    LocalBucket,
+    SecondsBetween,
+    counts_by_local_hour,
+    local_hour_starts,
+    utc_offsets,
+)
 from hospitium.tenancy.context import hospital_context
 from tests import factories
 
@@ -160,3 +168,106 @@ def test_seconds_between_is_exact_to_the_microsecond(hospital_a: Any) -> None:
     expected = [d.total_seconds() for d in durations]
     assert got[:3] == pytest.approx(expected, abs=1e-6)
     assert got[3] is None
+
+
+ZONES = ["Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]
+BY_KIND = {"medical": Count("kind", filter=Q(kind="medical")), "all": Count("id")}
+
+
+@pytest.mark.parametrize("name", ZONES)
+def test_counts_by_local_hour_equal_python_around_every_change(hospital_a: Any, name: str) -> None:
+    """Every visit counted once, in its local hour (the fall-back hour holds both of its
+    passes); the period's first instant in, its end out; rows outside not counted."""
+    zone = ZoneInfo(name)
+    start = dt.datetime(2024, 1, 1, tzinfo=zone)
+    end = dt.datetime(2025, 1, 1, tzinfo=zone)
+    instants = _instants(zone, start, end)
+    instants += [start.astimezone(UTC), end.astimezone(UTC) - dt.timedelta(microseconds=1)]
+    outside = [start - dt.timedelta(microseconds=1), end, end + dt.timedelta(days=3)]
+    with hospital_context(hospital_a):
+        doctor = factories.practitioner()
+        patient = factories.patient()
+        Visit.objects.bulk_create(
+            Visit(
+                patient=patient,
+                practitioner=doctor,
+                started_at=at,
+                kind="medical" if n % 3 else "dental",
+            )
+            for n, at in enumerate([*instants, *outside])
+        )
+        got = counts_by_local_hour(
+            Visit.objects.all(), "started_at", BY_KIND, start=start, end=end, zone=zone
+        )
+    medical: Counter[tuple[dt.date, int]] = Counter()
+    every: Counter[tuple[dt.date, int]] = Counter()
+    for n, at in enumerate(instants):
+        local = at.astimezone(zone)
+        every[(local.date(), local.hour)] += 1
+        medical[(local.date(), local.hour)] += 1 if n % 3 else 0
+    assert got == {key: (medical[key], every[key]) for key in every}
+    assert sum(total for _medical, total in got.values()) == len(instants) > 20
+
+
+def test_counts_by_local_hour_follow_the_querysets_filters_and_joins(hospital_a: Any) -> None:
+    zone = ZoneInfo("Europe/Paris")
+    start, end = dt.datetime(2024, 3, 1, tzinfo=zone), dt.datetime(2024, 4, 1, tzinfo=zone)
+    with hospital_context(hospital_a):
+        cardiology = factories.department(name="Cardiology")
+        doctors = [factories.practitioner(department=cardiology), factories.practitioner()]
+        patient = factories.patient()
+        for n in range(12):
+            Visit.objects.create(
+                patient=patient,
+                practitioner=doctors[n % 2],
+                started_at=utc(2024, 3, 30, 23, 30) + dt.timedelta(minutes=20 * n),
+                voided_at=utc(2024, 4, 2) if n == 4 else None,
+                void_reason="entered twice" if n == 4 else "",
+            )
+        visits = Visit.objects.filter(practitioner__department=cardiology, voided_at=None)
+        got = counts_by_local_hour(visits, "started_at", BY_KIND, start=start, end=end, zone=zone)
+        nothing = counts_by_local_hour(
+            Visit.objects.none(), "started_at", BY_KIND, start=start, end=end, zone=zone
+        )
+    # visits 0, 2, 6, 8, 10 (4 is voided): 00:30, 01:10 CET, then 03:30, 04:10, 04:50 CEST
+    day = dt.date(2024, 3, 31)
+    assert got == {(day, 0): (1, 1), (day, 1): (1, 1), (day, 3): (1, 1), (day, 4): (2, 2)}
+    assert nothing == {}
+
+
+def test_counts_by_local_hour_refuse_what_does_not_add_up(hospital_a: Any) -> None:
+    start, end = utc(2024, 1, 1), utc(2024, 2, 1)
+    with hospital_context(hospital_a), pytest.raises(ValueError, match="distinct"):
+        counts_by_local_hour(
+            Visit.objects.all(),
+            "started_at",
+            {"patients": Count("patient", distinct=True)},
+            start=start,
+            end=end,
+            zone=UTC,
+        )
+    with pytest.raises(ValueError, match="aware"):
+        counts_by_local_hour(
+            Visit.objects.all(),
+            "started_at",
+            BY_KIND,
+            start=dt.datetime(2024, 1, 1),
+            end=dt.datetime(2024, 2, 1),
+            zone=UTC,
+        )
+
+
+def test_local_hour_starts_cut_at_each_hour_and_each_change() -> None:
+    zone = ZoneInfo("Australia/Lord_Howe")  # +11:00 in summer, +10:30 in winter
+    start = dt.datetime(2024, 4, 7, 0, 0, tzinfo=zone)  # the change back: 02:00 -> 01:30
+    end = dt.datetime(2024, 4, 7, 4, 0, tzinfo=zone)
+    starts, offsets = local_hour_starts(zone, start, end)
+    local = [str(dt.datetime.fromtimestamp(at, UTC).astimezone(zone)) for at in starts]
+    assert local == [
+        "2024-04-07 00:00:00+11:00",
+        "2024-04-07 01:00:00+11:00",
+        "2024-04-07 01:30:00+10:30",
+        "2024-04-07 02:00:00+10:30",
+        "2024-04-07 03:00:00+10:30",
+    ]
+    assert offsets == [39600, 39600, 37800, 37800, 37800]
