@@ -129,3 +129,19 @@ def test_expiry_runs_in_every_live_hospital_and_skips_the_others(hospital_a, hos
     assert state("ALPHA", a).status == "expired"
     assert state("BRAVO", b).status == "completed"
     assert files.reports_storage().exists(state("BRAVO", b).storage_key)
+
+
+def test_the_hourly_staging_sweep_removes_what_a_killed_worker_left() -> None:
+    import os
+    from pathlib import Path
+
+    from hospitium.reports.tasks import sweep_report_staging
+
+    folder = files.staging_directory()
+    assert folder is not None  # the tests' reports storage is the file system
+    left = Path(folder) / "partial-killed.tmp"
+    left.write_bytes(b"half a report")
+    old = (timezone.now() - dt.timedelta(days=2)).timestamp()
+    os.utime(left, (old, old))
+    assert sweep_report_staging.call_local() == 1
+    assert not left.exists()

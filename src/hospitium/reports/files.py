@@ -6,16 +6,19 @@ typed — so a key can neither escape its hospital's prefix nor collide with ano
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from django.core.files import File
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.utils import timezone
 
 from hospitium.reports.base import ReportData, ReportFormat
 from hospitium.reports.errors import ReportStorageUnavailable
@@ -40,24 +43,73 @@ def storage_key(hospital_code: str, report_id: uuid.UUID | str, extension: str) 
     return f"reports/{code.lower()}/{uuid.UUID(str(report_id))}.{ext}"
 
 
+#: Under the reports storage's folder (file system storage only): files being written, moved
+#: into place when stored. No hospital's prefix can take this name (codes are alphanumeric).
+STAGING = "reports/.staging"
+#: A staged file older than this is what a worker killed while writing left behind.
+STAGING_MAX_AGE = dt.timedelta(hours=24)
+
+
 @dataclass
 class BuiltFile:
-    """A report file written to a local temporary file (rewound), with what is recorded of it."""
+    """A report file written to a local temporary file (rewound), with what is recorded of it;
+    ``path``: where that file is, when it was staged beside the stored reports (moved into
+    place by ``store``), else None (an anonymous file, copied)."""
 
     file: IO[bytes]
     size: int
     sha256: str
     row_count: int
+    path: str | None = None
 
     def close(self) -> None:
+        """Close the file and remove it if it is still staged (not stored)."""
         self.file.close()
+        if self.path is not None:
+            Path(self.path).unlink(missing_ok=True)
+            self.path = None
+
+
+class _StagedFile(File):
+    """A staged file that Django's file system storage moves into place (a rename on one file
+    system) instead of copying it: it has a path, like an uploaded temporary file."""
+
+    def __init__(self, file: IO[bytes], name: str, path: str) -> None:
+        super().__init__(file, name=name)
+        self._staged_path = path
+
+    def temporary_file_path(self) -> str:
+        return self._staged_path
+
+
+def staging_directory() -> str | None:
+    """The folder report files are written in when the reports storage is the local file
+    system (created if missing), so that storing one is a move, not a copy of every byte (over
+    a 158 MB CSV file: 0.06-0.38 s, the whole end of its report); None for other storages."""
+    storage = reports_storage()
+    if not isinstance(storage, FileSystemStorage):
+        return None
+    folder = Path(storage.path(STAGING))
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
 
 
 def write_report(
     fmt: ReportFormat, data: ReportData, progress: Callable[[float], None] | None = None
 ) -> BuiltFile:
-    """Write ``data`` with ``fmt`` to an anonymous temporary file; hash it; rewind it."""
-    out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller
+    """Write ``data`` with ``fmt`` to a temporary file (staged beside the stored reports when
+    they are on the local file system, else anonymous); hash it; rewind it. Whatever fails, the
+    temporary file is removed."""
+    directory = staging_directory()
+    path: str | None = None
+    out: IO[bytes]
+    if directory is not None:
+        out = tempfile.NamedTemporaryFile(  # noqa: SIM115 - handed to the caller
+            dir=directory, prefix="partial-", suffix=".tmp", delete=False
+        )
+        path = out.name
+    else:
+        out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller
     try:
         rows = fmt.write(data, out, progress)
         out.flush()
@@ -69,13 +121,16 @@ def write_report(
             size += len(chunk)
         out.seek(0)
     except BaseException:
-        out.close()
+        BuiltFile(out, 0, "", 0, path).close()
         raise
-    return BuiltFile(file=out, size=size, sha256=digest.hexdigest(), row_count=int(rows or 0))
+    return BuiltFile(
+        file=out, size=size, sha256=digest.hexdigest(), row_count=int(rows or 0), path=path
+    )
 
 
 def store(key: str, built: BuiltFile) -> str:
-    """Save the file under ``key`` (replacing an older one); return the name storage used.
+    """Save the file under ``key`` (replacing an older one); return the name storage used. A
+    staged file is moved into place (``built`` stays readable through its open file).
 
     Raises ReportStorageUnavailable when storage refuses (missing bucket, refused credentials,
     full disk); the cause is logged.
@@ -85,13 +140,40 @@ def store(key: str, built: BuiltFile) -> str:
         if storage.exists(key):
             storage.delete(key)
         built.file.seek(0)
-        name = storage.save(key, File(built.file, name=key))
+        content: File = (
+            File(built.file, name=key)
+            if built.path is None
+            else _StagedFile(built.file, key, built.path)
+        )
+        name = storage.save(key, content)
+        built.path = None  # moved: nothing left to remove, and a second store copies
     except Exception as exc:
         logger.error("report storage refused to save %s: %r", key, exc)
         raise ReportStorageUnavailable() from exc
     finally:
         built.file.seek(0)
     return name
+
+
+def sweep_staging(*, now: dt.datetime | None = None) -> int:
+    """Remove staged files older than ``STAGING_MAX_AGE``: left by a worker killed while
+    writing (a running one renews nothing there, but no report is written for a day). Returns
+    how many were removed."""
+    directory = staging_directory()
+    if directory is None:
+        return 0
+    cutoff = ((now or timezone.now()) - STAGING_MAX_AGE).timestamp()
+    removed = 0
+    for entry in Path(directory).iterdir():
+        try:
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                entry.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue  # stored or removed meanwhile
+    if removed:
+        logger.warning("removed %d report files left half-written in %s", removed, directory)
+    return removed
 
 
 def delete(key: str) -> bool:

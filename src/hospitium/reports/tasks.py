@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
+from hospitium.reports import files
 from hospitium.reports.errors import ReportTransientError
 from hospitium.reports.generation import MAX_ATTEMPTS, report_generate
 from hospitium.reports.services import reports_expire, reports_sweep
@@ -56,3 +57,9 @@ def sweep_reports() -> dict[str, Any]:
 def expire_reports() -> dict[str, int]:
     """Every hour: delete the files of reports past their hospital's retention."""
     return each_live_hospital(reports_expire)
+
+
+@db_periodic_task(crontab(minute="47"))
+def sweep_report_staging() -> int:
+    """Every hour: remove report files a killed worker left half-written (files.STAGING)."""
+    return files.sweep_staging()

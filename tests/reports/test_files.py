@@ -1,0 +1,133 @@
+"""Report files on the local file system: written in a staging folder beside the stored reports
+and moved into place (not copied) when stored; nothing half-written stays behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+from django.core.files.storage import FileSystemStorage
+from django.utils import timezone
+
+from hospitium.reports import files
+from hospitium.reports.base import Figure, ReportData, ReportFormat, ReportMeta
+from hospitium.reports.formats.csv import FORMAT as CSV
+
+
+@pytest.fixture
+def local_reports(settings: Any, tmp_path: Path) -> Path:
+    """The reports storage on a file system folder of the test's own."""
+    root = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "reports": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root)},
+        },
+    }
+    return root
+
+
+def _data() -> ReportData:
+    meta = ReportMeta(
+        hospital_code="ALPHA",
+        hospital_name="Alpha",
+        template_key="visit_trends",
+        title="Visit trends",
+        period_start=dt.date(2025, 1, 1),
+        period_end=dt.date(2025, 1, 31),
+        filters={},
+        generated_by="tests",
+        generated_at=timezone.now(),
+    )
+    return ReportData(meta=meta, figures=[Figure("visits", "Visits", 12, "visits")])
+
+
+def _staged(root: Path) -> list[str]:
+    folder = root / files.STAGING
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_report_file_is_written_beside_the_reports_and_moved_into_place(
+    local_reports: Path,
+) -> None:
+    built = files.write_report(CSV, _data())
+    assert built.path is not None
+    assert _staged(local_reports) == [Path(built.path).name]
+    inode = Path(built.path).stat().st_ino
+    body = built.file.read()
+    built.file.seek(0)
+    assert hashlib.sha256(body).hexdigest() == built.sha256 and len(body) == built.size
+    name = files.store("reports/alpha/0b8c7c2e-67c4-4f4e-9f0c-1a2b3c4d5e6f.csv", built)
+    stored = local_reports / name
+    assert stored.read_bytes() == body
+    assert stored.stat().st_ino == inode  # moved, not copied
+    assert oct(stored.stat().st_mode & 0o777) == oct(0o644)  # as a copied file would be
+    assert _staged(local_reports) == []
+    assert built.file.read() == body  # still readable, as a regenerated download reads it
+    built.close()
+    assert stored.read_bytes() == body  # closing the built file leaves the stored one
+
+
+def test_a_staged_file_stored_twice_is_copied_the_second_time(local_reports: Path) -> None:
+    built = files.write_report(CSV, _data())
+    first = files.store("reports/alpha/first.csv", built)
+    second = files.store("reports/alpha/second.csv", built)
+    built.close()
+    assert (local_reports / first).read_bytes() == (local_reports / second).read_bytes() != b""
+
+
+class _Failing(ReportFormat):
+    key = "csv"
+    extension = "csv"
+    content_type = "text/csv"
+
+    def write(self, data: ReportData, out: IO[bytes], progress: Any = None) -> int:
+        out.write(b"half a file")
+        raise RuntimeError("the template broke")
+
+
+def test_a_report_that_fails_while_written_leaves_no_staged_file(local_reports: Path) -> None:
+    with pytest.raises(RuntimeError, match="broke"):
+        files.write_report(_Failing(), _data())
+    assert _staged(local_reports) == []
+
+
+def test_a_built_file_never_stored_is_removed_when_closed(local_reports: Path) -> None:
+    built = files.write_report(CSV, _data())
+    built.close()
+    built.close()  # idempotent
+    assert _staged(local_reports) == []
+
+
+def test_staged_files_a_killed_worker_left_are_swept_after_a_day(local_reports: Path) -> None:
+    folder = Path(files.staging_directory() or "")
+    old, recent = folder / "partial-old.tmp", folder / "partial-new.tmp"
+    for path in (old, recent):
+        path.write_bytes(b"half")
+    day_ago = (timezone.now() - dt.timedelta(hours=25)).timestamp()
+    os.utime(old, (day_ago, day_ago))
+    assert files.sweep_staging() == 1
+    assert _staged(local_reports) == ["partial-new.tmp"]
+    later = timezone.now() + dt.timedelta(hours=25)
+    assert files.sweep_staging(now=later) == 1
+    assert _staged(local_reports) == []
+
+
+def test_other_storages_get_an_anonymous_file_copied_when_stored(settings: Any) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "reports": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    assert not isinstance(files.reports_storage(), FileSystemStorage)
+    assert files.staging_directory() is None
+    built = files.write_report(CSV, _data())
+    assert built.path is None
+    name = files.store("reports/alpha/in-memory.csv", built)
+    with files.reports_storage().open(name, "rb") as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == built.sha256
+    built.close()
