@@ -131,3 +131,43 @@ def test_other_storages_get_an_anonymous_file_copied_when_stored(settings: Any) 
     with files.reports_storage().open(name, "rb") as stored:
         assert hashlib.sha256(stored.read()).hexdigest() == built.sha256
     built.close()
+
+
+@pytest.mark.parametrize("key", ["csv", "xlsx", "pdf", "json"])
+def test_every_formats_file_is_recorded_with_its_own_hash_and_size(
+    local_reports: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hashed while written when the writer writes in order (CSV, JSON), else read again
+    (Excel's zip patches its headers): either way the hash and size are the file's."""
+    from hospitium.reports import registry
+
+    seen: list[files._HashingFile] = []
+
+    class Spy(files._HashingFile):
+        def __init__(self, file: IO[bytes]) -> None:
+            super().__init__(file)
+            seen.append(self)
+
+    monkeypatch.setattr(files, "_HashingFile", Spy)
+    built = files.write_report(registry.formats()[key], _data())
+    try:
+        body = built.file.read()
+        assert built.file.tell() == len(body) == built.size > 0
+        assert hashlib.sha256(body).hexdigest() == built.sha256
+    finally:
+        built.close()
+    if key in ("csv", "json"):
+        assert seen[0].in_order
+
+
+def test_the_hash_follows_writes_in_order_and_gives_up_on_a_seek_back(tmp_path: Path) -> None:
+    with (tmp_path / "f").open("w+b") as raw:
+        hashing = files._HashingFile(raw)
+        hashing.write(b"abc")
+        hashing.write(memoryview(b"defgh")[1:4])
+        assert hashing.seek(0, os.SEEK_END) == 6  # to the end: still in order
+        assert hashing.in_order and hashing.size == 6
+        assert hashing.digest.hexdigest() == hashlib.sha256(b"abcefg").hexdigest()
+        hashing.seek(1)
+        hashing.write(b"X")
+        assert not hashing.in_order
