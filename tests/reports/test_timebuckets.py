@@ -271,3 +271,37 @@ def test_local_hour_starts_cut_at_each_hour_and_each_change() -> None:
         "2024-04-07 03:00:00+10:30",
     ]
     assert offsets == [39600, 39600, 37800, 37800, 37800]
+
+
+def test_counts_by_local_hour_of_an_annotated_queryset_are_grouped_by_django(
+    hospital_a: Any,
+) -> None:
+    from django.db.models import Value
+
+    zone = ZoneInfo("Asia/Kolkata")
+    start, end = dt.datetime(2024, 5, 1, tzinfo=zone), dt.datetime(2024, 5, 2, tzinfo=zone)
+    with hospital_context(hospital_a):
+        doctor, patient = factories.practitioner(), factories.patient()
+        for minutes in (0, 29, 30, 95):
+            Visit.objects.create(
+                patient=patient,
+                practitioner=doctor,
+                started_at=start + dt.timedelta(minutes=minutes),
+            )
+        plain = counts_by_local_hour(
+            Visit.objects.all(), "started_at", BY_KIND, start=start, end=end, zone=zone
+        )
+        annotated = counts_by_local_hour(
+            Visit.objects.annotate(one=Value(1)),
+            "started_at",
+            BY_KIND,
+            start=start,
+            end=end,
+            zone=zone,
+        )
+        with pytest.raises(ValueError, match="slice"):
+            counts_by_local_hour(
+                Visit.objects.all()[:2], "started_at", BY_KIND, start=start, end=end, zone=zone
+            )
+    day = dt.date(2024, 5, 1)
+    assert plain == annotated == {(day, 0): (3, 3), (day, 1): (1, 1)}
