@@ -14,8 +14,9 @@ from django.core.files.storage import FileSystemStorage
 from django.utils import timezone
 
 from hospitium.reports import files
-from hospitium.reports.base import Figure, ReportData, ReportFormat, ReportMeta
+from hospitium.reports.base import ReportData, ReportFormat
 from hospitium.reports.formats.csv import FORMAT as CSV
+from tests.reports.test_formats import make_report
 
 
 @pytest.fixture
@@ -33,18 +34,8 @@ def local_reports(settings: Any, tmp_path: Path) -> Path:
 
 
 def _data() -> ReportData:
-    meta = ReportMeta(
-        hospital_code="ALPHA",
-        hospital_name="Alpha",
-        template_key="visit_trends",
-        title="Visit trends",
-        period_start=dt.date(2025, 1, 1),
-        period_end=dt.date(2025, 1, 31),
-        filters={},
-        generated_by="tests",
-        generated_at=timezone.now(),
-    )
-    return ReportData(meta=meta, figures=[Figure("visits", "Visits", 12, "visits")])
+    """A report with figures, a table, charts and a listing (what the format tests write)."""
+    return make_report()
 
 
 def _staged(root: Path) -> list[str]:
