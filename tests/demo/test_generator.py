@@ -278,3 +278,25 @@ def test_rows_split_over_many_insert_statements_give_the_same_data(
     demo_fill(hospital=hospital_b, patients=40, years=1, seed=5, today=TODAY)
     assert _fingerprint(hospital_a) == _fingerprint(hospital_b)
     assert integrity_check() == []
+
+
+def test_a_fill_up_to_the_real_today_makes_nothing_happen_after_the_real_now(
+    hospital_a, monkeypatch
+):
+    """Run on a morning, the demo's care ends at that moment, not at noon: no visit, fulfilled
+    appointment, admission, payment or feedback later than now; later appointments booked."""
+    now = dt.datetime(2025, 6, 18, 10, 15, tzinfo=dt.UTC)  # a Wednesday: clinics are open
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    demo_fill(hospital=hospital_a, patients=300, years=1, seed=3)
+    with hospital_context(hospital_a):
+        assert Visit.objects.filter(started_at__gt=now - dt.timedelta(days=2)).exists()
+        assert not Visit.objects.filter(started_at__gt=now).exists()
+        assert not Visit.objects.filter(ended_at__gt=now).exists()
+        later = Appointment.objects.filter(starts_at__gt=now)
+        assert later.exists()
+        assert set(later.values_list("status", flat=True)) <= {"booked", "cancelled"}
+        past = Appointment.objects.filter(starts_at__lt=now - dt.timedelta(minutes=90))
+        assert not past.filter(status__in=["booked", "arrived"]).exists()
+        assert not Admission.objects.filter(admitted_at__gt=now).exists()
+        assert not Payment.objects.filter(paid_at__gt=now).exists()
+        assert not Feedback.objects.filter(submitted_at__gt=now).exists()

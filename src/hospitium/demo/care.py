@@ -134,11 +134,19 @@ class CareSimulation:
         start: dt.date,
         today: dt.date,
         patients: int,
+        now: dt.datetime | None = None,
     ) -> None:
         self.rng, self.ids, self.t, self.writer = rng, ids, tables, writer
         self.start, self.today, self.patients = start, today, patients
         self.zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
-        self.now = self._utc(dt.datetime.combine(today, dt.time(12)))
+        # What has happened by now is done, what comes later is booked: the real time when the
+        # demo fills up to the real today, else noon of the given day (the same data each run).
+        # (naive UTC, as every time here)
+        self.now = (
+            now.astimezone(dt.UTC).replace(tzinfo=None)
+            if now is not None
+            else self._utc(dt.datetime.combine(today, dt.time(12)))
+        )
         self.invoice_prefix = f"INV-{run:02d}-"
         self.invoice_count = 0
         self._condition_cache: dict[tuple[str, int, int], tuple[list[Condition], list[float]]] = {}

@@ -111,7 +111,13 @@ def demo_fill(
     patients, years, seed = validate_size(patients=patients, years=years, seed=seed)
     if user_id is not None:
         Patient._meta.get_field("registered_by").ensure_exists(user_id)
-    today = today or timezone.localdate()
+    # Filled up to the real today, the care that happened is what happened before the real
+    # now (not before noon: a morning's run made visits later than now). A given ``today``
+    # ends at its noon, so that a seed gives the same data on every run.
+    now: dt.datetime | None = None
+    if today is None:
+        now = timezone.now()
+        today = timezone.localdate(now)
     started = time.perf_counter()
     with hospital_context(hospital) as ref:
         result = DemoResult(hospital=ref.code, seed=seed)
@@ -129,6 +135,7 @@ def demo_fill(
             patients=patients,
             years=years,
             today=today,
+            now=now,
             user_id=user_id,
             say=progress or (lambda message: None),
         )
@@ -171,6 +178,7 @@ class _Build:
     patients: int
     years: int
     today: dt.date
+    now: dt.datetime | None
     user_id: int | None
     say: Callable[[str], None]
 
@@ -189,6 +197,7 @@ class _Build:
             start=self.start,
             today=self.today,
             patients=self.patients,
+            now=self.now,
         )
         clinicians = self._staff(rng, fake, ids, simulation.staff_needed())
         beds = self._beds(ids, simulation.beds_needed())
