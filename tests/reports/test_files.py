@@ -162,3 +162,21 @@ def test_the_hash_follows_writes_in_order_and_gives_up_on_a_seek_back(tmp_path: 
         hashing.seek(1)
         hashing.write(b"X")
         assert not hashing.in_order
+
+
+def test_a_storage_folder_that_cannot_be_written_fails_at_storing_not_writing(
+    local_reports: Path,
+) -> None:
+    """The staging folder cannot be made (a file is where the storage's folder should be): the
+    report is written to an anonymous file, and storing it says the storage refused."""
+    from hospitium.reports.errors import ReportStorageUnavailable
+
+    local_reports.parent.mkdir(parents=True, exist_ok=True)
+    local_reports.write_bytes(b"not a folder")
+    built = files.write_report(CSV, _data())
+    try:
+        assert built.path is None and built.size > 0
+        with pytest.raises(ReportStorageUnavailable):
+            files.store("reports/alpha/refused.csv", built)
+    finally:
+        built.close()

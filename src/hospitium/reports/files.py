@@ -139,7 +139,11 @@ def write_report(
     """Write ``data`` with ``fmt`` to a temporary file (staged beside the stored reports when
     they are on the local file system, else anonymous); hash it; rewind it. Whatever fails, the
     temporary file is removed."""
-    directory = staging_directory()
+    try:
+        directory = staging_directory()
+    except OSError as exc:  # storage's folder not writable: store() will say so clearly
+        logger.warning("report files cannot be staged beside the stored reports: %r", exc)
+        directory = None
     path: str | None = None
     out: IO[bytes]
     if directory is not None:
