@@ -30,6 +30,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def _noop_breakdown(runs: int) -> dict[str, float]:
         live.count()
         list(live.exclude(migration_fingerprint=hospital_fingerprint()))
 
-    steps = {
+    steps: dict[str, Callable[[], Any]] = {
         "migrate_platform_store": migrate_platform_store,
         "fingerprint": fingerprint,
         "ensure_template (schema check per server)": ensure_template,
@@ -234,12 +235,12 @@ def run(
             for repeat in range(repeats):
                 for offset, processes in enumerate((1, 2)):
                     chosen = batches[2 * repeat + offset]
-                    result = _new_migration_run(chosen, codes, old, processes)
+                    measured = _new_migration_run(chosen, codes, old, processes)
                     assert _check_column(chosen[-1]), "the column is missing"
-                    runs.append(result)
+                    runs.append(measured)
                     print(
-                        f"  processes={processes}: {result['fleet_s']:.2f} s "
-                        f"({result['hospitals_per_s']:.0f} hospitals/s)",
+                        f"  processes={processes}: {measured['fleet_s']:.2f} s "
+                        f"({measured['hospitals_per_s']:.0f} hospitals/s)",
                         flush=True,
                     )
         finally:

@@ -36,9 +36,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bench import _common
+
+if TYPE_CHECKING:
+    # For the type checker only: hospitium is imported in the functions, once the benchmark has
+    # set its environment and Django up.
+    from hospitium.tenancy.stores.postgresql import PostgresStore
 
 TARGET_MEDIAN_MS = 100.0
 DEFAULT_PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -97,9 +102,10 @@ def _close_pools() -> None:
     try:
         from django.db.backends.postgresql.base import DatabaseWrapper
 
-        for pool in list(DatabaseWrapper._connection_pools.values()):
+        # A private class attribute of Django's backend (the stubs do not declare it).
+        for pool in list(DatabaseWrapper._connection_pools.values()):  # type: ignore[attr-defined]
             pool.close()
-        DatabaseWrapper._connection_pools.clear()
+        DatabaseWrapper._connection_pools.clear()  # type: ignore[attr-defined]
     except Exception as exc:
         print(f"warning: closing the pools failed: {exc}", flush=True)
 
@@ -214,7 +220,8 @@ def _migrate_samples(runs: int) -> list[float]:
     from hospitium.tenancy.stores.schemas import schema_context
 
     server = stores.configured_servers()[0]
-    store = stores.store_for_server(server)
+    # A configured server's store is a PostgresStore.
+    store = cast("PostgresStore", stores.store_for_server(server))
     alias = store.server_alias
     samples = []
     for run in range(runs):
@@ -250,7 +257,10 @@ def _query_count(func: Callable[[], Any]) -> dict[str, int]:
 
     aliases = [
         "default",
-        *(stores.store_for_server(s).server_alias for s in stores.configured_servers()),
+        *(
+            cast("PostgresStore", stores.store_for_server(s)).server_alias
+            for s in stores.configured_servers()
+        ),
     ]
     contexts = [connections[alias].execute_wrapper(counter(alias)) for alias in aliases]
     for context in contexts:

@@ -52,11 +52,17 @@ import statistics
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bench import _common
 from bench.pg_provisioning import DEFAULT_PG, Load, pg_home, pg_machine
 from bench.routing import Player, _environ
+
+if TYPE_CHECKING:
+    # For the type checker only: hospitium is imported in the functions, once the benchmark has
+    # set its environment and Django up.
+    from hospitium.tenancy.backends.postgresql.base import DatabaseWrapper as HospitiumWrapper
+    from hospitium.tenancy.stores.postgresql import PostgresStore
 
 TARGET_RATIO = 0.9
 PLATFORM_HOST = "127.0.0.1"
@@ -119,7 +125,8 @@ class RoundTrips:
                 switch_apart(connection, wanted)
 
             base._switch_apart = counting_switch_apart
-        execute = utils.CursorWrapper._execute_with_wrappers
+        # A private method of Django's cursor wrapper (the stubs do not declare it).
+        execute = utils.CursorWrapper._execute_with_wrappers  # type: ignore[attr-defined]
 
         def counting_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
             if not self.db.alias.startswith("server:"):
@@ -133,7 +140,7 @@ class RoundTrips:
                 if counter.inline and self.db.hospitium_session not in (before, None):
                     counter.switches += 1
 
-        utils.CursorWrapper._execute_with_wrappers = counting_execute  # type: ignore[method-assign]
+        utils.CursorWrapper._execute_with_wrappers = counting_execute  # type: ignore[attr-defined]
 
 
 def _seed_templates() -> Any:
@@ -150,14 +157,15 @@ def _seed_templates() -> Any:
         mrn="BENCH-0001", given_name="Ada", family_name="Lovelace", birth_date=date(1815, 12, 10)
     )
     for server in stores.configured_servers():
-        store = stores.store_for_server(server)
+        # A configured server's store is a PostgresStore.
+        store = cast("PostgresStore", stores.store_for_server(server))
         template = store.ensure_template()
         alias = store.server_alias
         connection = connections[alias]
         stores.touch(alias)
         fields = Patient._meta.concrete_fields
         values = [f.get_db_prep_save(f.pre_save(patient, add=True), connection) for f in fields]
-        columns = ", ".join(f.column for f in fields)
+        columns = ", ".join(cast(str, f.column) for f in fields)  # concrete fields have columns
         marks = ", ".join(["%s"] * len(fields))
         insert = f"INSERT INTO {Patient._meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
         with schema_context(alias, template), connection.cursor() as cursor:
@@ -178,7 +186,7 @@ def _switch_cost(codes: list[str], repeats: int = 2000) -> dict[str, float]:
     alias = stores.alias_for(hospitals[0].as_ref())
     same = [h for h in hospitals if stores.alias_for(h.as_ref()) == alias]
     stores.touch(alias)
-    wrapper = connections[alias]
+    wrapper = cast("HospitiumWrapper", connections[alias])  # a server alias: hospitium's backend
     wrapper.ensure_connection()
     raw = wrapper.connection
     sessions = [session_for(h.store_name, False, check=True) for h in same]

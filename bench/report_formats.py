@@ -130,7 +130,7 @@ def child(kind: str, n: int, path: str) -> dict[str, Any]:
         registry.formats()
     start = time.perf_counter()
     if kind == "xlsx-baseline":
-        import xlsxwriter
+        import xlsxwriter  # type: ignore[import-untyped]
 
         book = xlsxwriter.Workbook(
             path,

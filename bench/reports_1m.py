@@ -857,9 +857,18 @@ def run_data(date_from: dt.date, date_to: dt.date, rounds: int, only: list[str])
                 template = templates[name]
                 params = params_for(template, date_from, date_to, rows=False)
                 meta = meta_for(template, params)
+
+                # Defaults bind this iteration's template, parameters and name (as the lambdas
+                # these replace did: mypy cannot infer a lambda's argument types).
+                def build(t: Any = template, p: dict[str, Any] = params, m: Any = meta) -> Any:
+                    return t.build(p, m)
+
+                def by_hand(n: str = name) -> dict[str, Any]:
+                    return HAND[n](Hand(date_from, date_to))
+
                 sides: list[tuple[str, Callable[[], Any]]] = [
-                    ("template_s", lambda t=template, p=params, m=meta: t.build(p, m)),
-                    ("sql_s", lambda n=name: HAND[n](Hand(date_from, date_to))),
+                    ("template_s", build),
+                    ("sql_s", by_hand),
                 ]
                 for side, func in sides if r % 2 == 0 else sides[::-1]:
                     seconds, _ = _common.timed(func)
@@ -954,12 +963,12 @@ def child(kind: str, date_from: dt.date, date_to: dt.date, profile: bool) -> dic
             params = params_for(template, date_from, date_to, rows=True)
             data = template.build(params, meta_for(template, params))
             listing_only = ReportData(meta=data.meta, listings=data.listings)
-            fmt = registry.formats()["csv"]
+            csv_format = registry.formats()["csv"]
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "listing.csv"
                 started = time.perf_counter()
                 with path.open("wb") as out:
-                    count = fmt.write(listing_only, out)
+                    count = csv_format.write(listing_only, out)
                 seconds = time.perf_counter() - started
                 result.update(rows=count, seconds=seconds, bytes=path.stat().st_size)
         elif kind.endswith("-alone"):
@@ -1046,20 +1055,20 @@ def child(kind: str, date_from: dt.date, date_to: dt.date, profile: bool) -> dic
                 raise SystemExit(f"{kind}: report not completed: {done and done.error_message}")
             # progress: 10 % once the figures are computed, 14 % once the summary, tables and
             # charts are written (generation.py / formats.common.Progress), 95 % file written
-            listing = next((t for p, t in sorted(marks.items()) if p >= 14), None)
+            listing_at = next((t for p, t in sorted(marks.items()) if p >= 14), None)
             written = next((t for p, t in sorted(marks.items()) if p >= 95), None)
             result.update(
                 rows=done.row_count,
                 seconds=seconds,
-                head_s=(listing - started) if listing else None,
+                head_s=(listing_at - started) if listing_at else None,
                 written_s=(written - started) if written else None,
                 bytes=done.size,
             )
             if fmt == "pdf":
                 import pypdf
 
-                with files.reports_storage().open(done.storage_key, "rb") as f:
-                    result["pages"] = len(pypdf.PdfReader(f).pages)
+                with files.reports_storage().open(done.storage_key, "rb") as stored:
+                    result["pages"] = len(pypdf.PdfReader(stored).pages)
             report_delete(report=GeneratedReport.objects.get(pk=done.pk))
     result["rows_per_second"] = result["rows"] / result["seconds"] if result["seconds"] else 0
     result["peak_rss_mib"] = _status_kib("VmHWM") / 1024
