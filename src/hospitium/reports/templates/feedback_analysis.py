@@ -76,16 +76,19 @@ class FeedbackAnalysis(ReportTemplate):
         feedback = Feedback.objects.filter(
             visit__voided_at__isnull=True, submitted_at__gte=start, submitted_at__lt=end
         )
+        # One scan for the totals and the average response time (an unanswered feedback's
+        # response time is NULL, which Avg leaves out).
         totals = feedback.aggregate(
             count=Count("id"),
             average=Avg("rating"),
             responded=Count("id", filter=Q(responded_at__isnull=False)),
+            average_response=Avg(RESPONSE_SECONDS),
             **{f"r{rating}": Count("id", filter=Q(rating=rating)) for rating in RATINGS},
         )
+        average_response = totals["average_response"]
         responded = feedback.filter(responded_at__isnull=False).annotate(
             response_time=RESPONSE_SECONDS
         )
-        average_response = responded.aggregate(average=Avg("response_time"))["average"]
         ordered = responded.order_by("response_time", "id").values_list("response_time", flat=True)
         count = totals["responded"]
         average = totals["average"]
