@@ -1111,3 +1111,40 @@ def test_a_joined_table_of_more_rows_than_the_limit_stays_a_join(
         fast, _count = _lines(plan)
         general = list(listing_values(queryset, zone))
     assert fast == _written(general)
+
+
+@pytest.mark.sqlite_only
+def test_a_table_joined_twice_gives_two_lookup_tables_under_their_own_aliases(
+    hospital_a: Hospital,
+) -> None:
+    """Appointments with their practitioner's department, and the departments of the
+    practitioners of every visit of their patient: the second path goes through a reverse
+    join (not a lookup), below which the practitioners (a second alias) are one."""
+    from hospitium.scheduling.models import Appointment
+
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _staff_visits(zone)
+        for visit in Visit.objects.order_by("started_at")[:4]:
+            Appointment.objects.create(
+                patient=visit.patient,
+                practitioner=visit.practitioner,
+                starts_at=visit.started_at,
+                ends_at=visit.started_at + dt.timedelta(minutes=20),
+            )
+        queryset = Appointment.objects.order_by(
+            "starts_at", "id", "patient__visits__id"
+        ).values_list(
+            "id",
+            "practitioner__department__name",
+            "patient__visits__practitioner__department__name",
+        )
+        roots = csvlines._lookup_roots(queryset)
+        plan = csv_lines(queryset, zone, ranges=1, processes=0)
+        assert plan is not None
+        fast, count = _lines(plan)
+        general = list(listing_values(queryset, zone))
+    assert len(roots) == 2 and roots[0] == "staff_practitioner" and roots[1] != roots[0]
+    assert '"hospitium_lookup_1"' in plan.selects[0][0]
+    assert count == len(general) > 4
+    assert fast == _written(general)
