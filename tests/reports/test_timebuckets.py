@@ -305,3 +305,30 @@ def test_counts_by_local_hour_of_an_annotated_queryset_are_grouped_by_django(
             )
     day = dt.date(2024, 5, 1)
     assert plain == annotated == {(day, 0): (3, 3), (day, 1): (1, 1)}
+
+
+def test_seconds_between_is_exact_over_centuries_and_at_every_fraction(hospital_a: Any) -> None:
+    """julianday()'s rounded difference for the whole seconds: exact even two centuries apart
+    (the doubles' error stays far below half a second), fractions kept to the microsecond."""
+    pairs = [
+        (utc(1901, 1, 1), utc(2099, 12, 31, 23, 59, 59, 999_999)),
+        (utc(1970, 1, 1), utc(1970, 1, 1, 0, 0, 0, 1)),
+        (utc(2024, 2, 28, 23, 59, 59, 999_999), utc(2024, 3, 1, 0, 0, 0, 1)),
+        (utc(2000, 1, 1, 12, 0, 0, 500_000), utc(2000, 1, 1, 12, 0, 1, 499_999)),
+        (utc(2037, 6, 30, 11, 59, 59), utc(2038, 1, 19, 3, 14, 8)),
+        (utc(9998, 12, 31), utc(9999, 12, 31, 23, 59, 59, 999_999)),
+    ]
+    with hospital_context(hospital_a):
+        doctor = factories.practitioner()
+        patient = factories.patient()
+        for started, ended in pairs:
+            Visit.objects.create(
+                patient=patient, practitioner=doctor, started_at=started, ended_at=ended
+            )
+        got = list(
+            Visit.objects.order_by("started_at").values_list(
+                SecondsBetween("ended_at", "started_at"), flat=True
+            )
+        )
+    expected = [(ended - started).total_seconds() for started, ended in sorted(pairs)]
+    assert got == pytest.approx(expected, abs=1e-6, rel=0)
