@@ -313,7 +313,7 @@ def _sqlite_hour_counts(
     params: list[Any] = []
     for count in resolved:
         sql, count_params = compiler.compile(count)
-        selected.append(sql)
+        selected.append(f"({sql})")
         params += count_params
     from_, from_params = compiler.get_from_clause()
     params += from_params
@@ -329,8 +329,11 @@ def _sqlite_hour_counts(
     if where:
         conditions.append(f"({where})")
         params += where_params
+    # the counts as one text "a,b,…", split in Python: json_array() and json.loads() per hour
+    # took 0.23 s of the parent's CPU over the 2 years of hours of the 1M-visit hospital
+    joined = " || ',' || ".join(selected)
     inner = (
-        f"SELECT json_array({', '.join(selected)}) FROM {' '.join(from_)}"  # noqa: S608
+        f"SELECT {joined} FROM {' '.join(from_)}"  # noqa: S608
         f" WHERE {' AND '.join(conditions)}"
     )
     sql = (
@@ -348,7 +351,7 @@ def _sqlite_hour_counts(
     with compiler.connection.cursor() as cursor:
         cursor.execute(sql, params)
         for index, values in cursor.fetchall():
-            numbers = tuple(json.loads(values))
+            numbers = tuple(map(int, str(values).split(",")))
             if not any(numbers):
                 continue
             local = starts[index] + offsets[index]
