@@ -1090,6 +1090,46 @@ def test_lookup_tables_over_outer_joins_keep_the_rows_without_a_match(
 
 
 @pytest.mark.sqlite_only
+def test_uuids_are_written_as_the_csv_module_writes_them_null_or_not(
+    hospital_a: Hospital, readers: Readers
+) -> None:
+    """A never-null UUID of the listing's own table is cut in the line's printf; a nullable
+    foreign key's, one reached through an outer join, and a lone column keep the expression
+    that writes NULL as an empty field."""
+    zone = ZoneInfo("UTC")
+    with hospital_context(hospital_a):
+        _staff_visits(zone)
+        patient = factories.patient()
+        visits = list(Visit.objects.order_by("started_at")[:2])
+        for n in range(5):
+            visit = visits[n] if n < 2 else None
+            Invoice.objects.create(
+                number=f"INV-{n}", patient=visit.patient if visit else patient, visit=visit
+            )
+        queryset = Invoice.objects.order_by("created_at", "id").values_list(
+            "id", "visit", "visit__patient", "patient", "number"
+        )
+        plan = csv_lines(queryset, zone, ranges=2, processes=2)
+        assert plan is not None
+        fast, count = _lines(plan)
+        general = list(listing_values(queryset, zone))
+        lone = csv_lines(Invoice.objects.order_by("id").values_list("id"), zone, processes=0)
+        assert lone is not None
+        lone_text, _ = _lines(lone)
+        lone_general = list(listing_values(Invoice.objects.order_by("id").values_list("id"), zone))
+    sql = plan.selects[0][0]
+    # the invoice's own id and its patient (a non-null foreign key) by printf, not the visit's
+    assert sql.count("%.8s-%.4s-%.4s-%.4s-%s") == 2
+    assert sql.count('substr(CAST("billing_invoice"."id" AS BLOB), 9)') == 1
+    assert sql.count('substr(CAST("billing_invoice"."patient_id" AS BLOB), 9)') == 1
+    assert count == len(general) == 5
+    assert fast == _written(general)
+    assert sum(1 for row in general if row[1] is None and row[2] is None) == 3
+    assert all(str(row[0]) == str(uuid.UUID(str(row[0]))) for row in general)
+    assert lone_text == _written(lone_general)
+
+
+@pytest.mark.sqlite_only
 def test_a_joined_table_of_more_rows_than_the_limit_stays_a_join(
     hospital_a: Hospital, monkeypatch: pytest.MonkeyPatch
 ) -> None:
