@@ -158,6 +158,32 @@ def test_visit_trends_figures(hospital_a: Any, filled: dict[str, Any], kind: str
     assert listing_count(data, "visits") == len(visits)
 
 
+@pytest.mark.parametrize("below", [0.0, 1e9])
+def test_patients_seen_by_probe_and_by_distinct_agree(
+    hospital_a: Any, filled: dict[str, Any], below: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of counting the patients seen (a probe per patient; the distinct patients of
+    the visits, for short periods) give the same number, and ``total`` picks the way."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    from hospitium.reports.templates.visit_trends import patients_seen
+
+    monkeypatch.setattr(visit_trends, "DISTINCT_BELOW", below)
+    with hospital_context(hospital_a):
+        visits = Visit.objects.filter(voided_at__isnull=True, kind="medical")
+        expected = len(set(visits.values_list("patient_id", flat=True)))
+        total = visits.count()
+        with CaptureQueriesContext(connections[visits.db]) as queries:
+            seen = patients_seen(visits, total)
+        assert patients_seen(visits) == expected  # without a total: the probe
+        assert patients_seen(visits.none(), 0) == 0
+        assert 0 < expected <= Patient.objects.count()
+    assert seen == expected
+    counted = queries.captured_queries[-1]["sql"].upper()
+    assert ("DISTINCT" in counted) == (below > 0) and ("EXISTS" in counted) == (below == 0)
+
+
 def test_visit_trends_department_and_boundaries(hospital_a: Any, filled: dict[str, Any]) -> None:
     department = filled["department"].pk
     data = h.build(visit_trends.TEMPLATE, hospital_a, department=str(department), include_rows=True)
