@@ -1058,6 +1058,20 @@ def test_a_joined_table_the_listing_filters_on_is_not_a_lookup_table(
     assert fast == _written(general)
 
 
+def _invoices_of_visits(zone: ZoneInfo, *, with_visit: int, without: int) -> None:
+    """Staff and their visits (``_staff_visits``), then invoices ``INV-0``… : the first
+    ``with_visit`` of the earliest visits, one each, and ``without`` more of another patient
+    with no visit."""
+    _staff_visits(zone)
+    patient = factories.patient()
+    visits = list(Visit.objects.order_by("started_at")[:with_visit])
+    for n in range(with_visit + without):
+        visit = visits[n] if n < with_visit else None
+        Invoice.objects.create(
+            number=f"INV-{n}", patient=visit.patient if visit else patient, visit=visit
+        )
+
+
 @pytest.mark.sqlite_only
 def test_lookup_tables_over_outer_joins_keep_the_rows_without_a_match(
     hospital_a: Hospital, readers: Readers
@@ -1066,14 +1080,7 @@ def test_lookup_tables_over_outer_joins_keep_the_rows_without_a_match(
     and a lookup table joined outer keeps the invoices without one (empty fields)."""
     zone = ZoneInfo("UTC")
     with hospital_context(hospital_a):
-        _staff_visits(zone)
-        patient = factories.patient()
-        visits = list(Visit.objects.order_by("started_at")[:3])
-        for n in range(6):
-            visit = visits[n] if n < 3 else None
-            Invoice.objects.create(
-                number=f"INV-{n}", patient=visit.patient if visit else patient, visit=visit
-            )
+        _invoices_of_visits(zone, with_visit=3, without=3)
         queryset = Invoice.objects.order_by("created_at", "id").values_list(
             "number", "visit__kind", "visit__practitioner__display_name", "patient__mrn"
         )
@@ -1098,14 +1105,7 @@ def test_uuids_are_written_as_the_csv_module_writes_them_null_or_not(
     that writes NULL as an empty field."""
     zone = ZoneInfo("UTC")
     with hospital_context(hospital_a):
-        _staff_visits(zone)
-        patient = factories.patient()
-        visits = list(Visit.objects.order_by("started_at")[:2])
-        for n in range(5):
-            visit = visits[n] if n < 2 else None
-            Invoice.objects.create(
-                number=f"INV-{n}", patient=visit.patient if visit else patient, visit=visit
-            )
+        _invoices_of_visits(zone, with_visit=2, without=3)
         queryset = Invoice.objects.order_by("created_at", "id").values_list(
             "id", "visit", "visit__patient", "patient", "number"
         )
