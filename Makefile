@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest clean bench
+.PHONY: run test lint typecheck browser pytest clean bench
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -23,7 +23,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src bench
 
-pytest: $(STAMP)
+# Browser tests drive Debian's Chromium (never a downloaded build); install it when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "== installing Debian's chromium for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || \
+			{ apt-get update -q && apt-get install -y -q chromium >/dev/null; }; \
+		else sudo apt-get install -y -q chromium >/dev/null; fi; }
+
+pytest: $(STAMP) browser
 	@echo "== test suite on SQLite (the embedded default)"
 	$(BIN)/pytest -q
 	@echo "== the same suite on PostgreSQL"
