@@ -8,11 +8,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
 from hospitium.accounts.api import ObtainTokenView
+from hospitium.core.schema import SchemaView
 from hospitium.core.views import health
 from hospitium.tenancy.api import CurrentHospitalView
 
@@ -33,7 +34,7 @@ for app in [*settings.PLATFORM_APPS, *settings.HOSPITAL_APPS]:
 
 api_urls: list[URLPattern | URLResolver] = [
     path("hospital/", CurrentHospitalView.as_view(), name="current-hospital"),
-    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    path("schema/", SchemaView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(
         "docs/",
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]),
