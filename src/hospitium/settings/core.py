@@ -132,5 +132,14 @@ CSRF_FAILURE_VIEW = "hospitium.core.views.csrf_failure"
 AXES_FAILURE_LIMIT = env_int("HOSPITIUM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_RESET_ON_SUCCESS = True
+# Failures count per account *and* address: a burst of wrong passwords locks that account out
+# from that address, never a colleague behind the same address (a hospital's staff often share
+# one). The email is normalised as sign-in does, so changing its case buys no more guesses.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Both sign-in paths call authenticate(request, username=email, …). django-axes would default to
+# the user model's USERNAME_FIELD ("email") here, find no such credential when a failure is
+# recorded, and count every failure against the address alone.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "hospitium.accounts.auth.lockout_username"
 AXES_LOCKOUT_CALLABLE = "hospitium.core.views.locked_out"
 AXES_VERBOSE = False
