@@ -51,6 +51,29 @@ class Invoice(Voidable, HospitalModel):
         return self.number
 
 
+class InvoiceNumberCounter(models.Model):
+    """The last invoice number given in one calendar year of the hospital's reporting time zone.
+
+    An invoice takes ``last_number + 1`` of its year and writes it back in the transaction that
+    inserts the invoice (one ``INSERT … ON CONFLICT DO UPDATE … RETURNING``): concurrent
+    creations queue on this row, and a rolled-back creation rolls its number back too, so the
+    numbers of a year have no gaps and no two creations ever pick the same one.
+    """
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(year__gte=1, year__lte=9999), name="invoice_counter_year_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
 class InvoiceLine(HospitalModel):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
     description = models.CharField(max_length=200)

@@ -15,18 +15,16 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models.functions import Length
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from hospitium.admissions.models import Admission
 from hospitium.audit.services import audit_record
-from hospitium.billing.models import Invoice, InvoiceLine, Payment
+from hospitium.billing.models import Invoice, InvoiceLine, InvoiceNumberCounter, Payment
 from hospitium.billing.selectors import CENT, invoice_amounts
 from hospitium.core.db import atomic_service, broken_rule
 from hospitium.core.errors import (
     BusinessRuleViolation,
-    Conflict,
     HospitiumError,
     NotFound,
     ValidationFailed,
@@ -37,7 +35,6 @@ from hospitium.patients.models import Patient
 from hospitium.tenancy.router import current_alias
 
 NUMBER_PREFIX = "INV-"
-NUMBER_ATTEMPTS = 5
 MAX_QUANTITY = Decimal("99999999.99")
 MAX_PRICE = Decimal("9999999999.99")
 LINE_FIELDS = ("description", "quantity", "unit_price")
@@ -188,30 +185,24 @@ def _require_draft(invoice: Invoice, doing: str) -> None:
         raise _not_draft(invoice, doing)
 
 
-def _next_number() -> str:
-    last = (
-        Invoice.all_objects.filter(number__startswith=NUMBER_PREFIX)
-        .order_by(Length("number").desc(), "-number")
-        .values_list("number", flat=True)
-        .first()
-    )
-    tail = last[len(NUMBER_PREFIX) :] if last else "0"
-    seq = int(tail) if tail.isdigit() else Invoice.all_objects.count()
-    return f"{NUMBER_PREFIX}{seq + 1:06d}"
-
-
-def _insert_invoice(fields: dict[str, Any]) -> Invoice:
-    # Two writers can pick the same next number on PostgreSQL; the unique index refuses the
-    # second, whose savepoint rolls back and which then sees the first's number and goes on.
-    for _ in range(NUMBER_ATTEMPTS):
-        number = _next_number()
-        try:
-            with transaction.atomic(using=_write_alias()):
-                return Invoice.objects.create(number=number, **fields)
-        except IntegrityError:
-            if not Invoice.all_objects.filter(number=number).exists():
-                raise
-    raise Conflict("Could not give the invoice a number; please try again.")
+def _take_number() -> str:
+    """The next number of this year's series, counted in the caller's transaction (see
+    InvoiceNumberCounter): the counter row stays locked until that transaction ends, and a
+    rollback gives the number back."""
+    year = timezone.localdate(timezone.now(), timezone.get_default_timezone()).year
+    connection = connections[_write_alias()]
+    table = connection.ops.quote_name(InvoiceNumberCounter._meta.db_table)
+    year_column = connection.ops.quote_name("year")
+    last = connection.ops.quote_name("last_number")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({year_column}, {last}) VALUES (%s, 1) "  # noqa: S608 - names
+            f"ON CONFLICT ({year_column}) DO UPDATE SET {last} = {table}.{last} + 1 "
+            f"RETURNING {last}",
+            [year],
+        )
+        (seq,) = cursor.fetchone()
+    return f"{NUMBER_PREFIX}{year}-{seq:06d}"
 
 
 @atomic_service(_write_alias)
@@ -224,7 +215,8 @@ def invoice_create(
     currency: str = "EUR",
 ) -> Invoice:
     """Open a draft invoice for ``patient`` (optionally for one of their visits or admissions)
-    with ``lines`` (description, quantity, unit_price), numbered ``INV-000001`` onwards.
+    with ``lines`` (description, quantity, unit_price). Numbers run ``INV-<year>-000001``
+    onwards without gaps in each calendar year of the hospital's reporting time zone.
 
     Raises ValidationFailed for bad lines, a visit or admission of another patient, or a bad
     currency.
@@ -242,9 +234,14 @@ def invoice_create(
     _check_links(patient, visit, admission)
     code = _check_currency(currency)
     try:
-        invoice = _insert_invoice(
-            {"patient": patient, "visit": visit, "admission": admission, "currency": code}
-        )
+        with transaction.atomic(using=_write_alias()):
+            invoice = Invoice.objects.create(
+                number=_take_number(),
+                patient=patient,
+                visit=visit,
+                admission=admission,
+                currency=code,
+            )
     except IntegrityError as exc:
         if broken_rule(exc) == "invoice_same_patient":
             raise _other_patients(patient, visit, admission) from exc
