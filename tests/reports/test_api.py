@@ -126,6 +126,23 @@ def test_everyone_sees_their_own_and_admins_and_analysts_see_all(
     assert api.get("/api/reports/generated/dashboard/", HTTP_HOST=ALPHA).status_code == 403
 
 
+def test_the_format_filter_is_a_filter_not_a_renderer_switch(api, hospital_a, admin_a):
+    # DRF used to take ?format= for the name of its renderer: csv or pdf answered 404.
+    api.force_login(admin_a)
+    as_csv = generate(api).json()["id"]
+    generate(api, {**BODY, "format": "json"})
+
+    def listed(query):
+        response = api.get(f"/api/reports/generated/{query}", HTTP_HOST=ALPHA)
+        assert response.status_code == 200, response.content
+        assert response["Content-Type"] == "application/json"
+        return {row["id"] for row in response.json()["results"]}
+
+    assert listed("?format=csv") == {as_csv}
+    assert listed("?format=pdf") == set()
+    assert len(listed("")) == 2
+
+
 def test_another_hospitals_report_is_not_found_for_every_verb(api, hospital_a, hospital_b, admin_a):
     admin_b = make_user("admin@bravo.example.test", hospital=hospital_b, role=Role.ADMIN)
     api.force_login(admin_a)

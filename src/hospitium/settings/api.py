@@ -24,6 +24,10 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {"anon": "120/minute", "user": "2000/minute"},
+    # DRF would read ``?format=`` as a switch of the response's renderer, which takes the name
+    # from filters that mean a report's file format (``/api/reports/generated/?format=pdf``
+    # answered 404: no renderer called pdf). The representation is chosen by the Accept header.
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 SPECTACULAR_SETTINGS: dict[str, Any] = {
