@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from drf_spectacular.authentication import SessionScheme as SpectacularSessionScheme
@@ -16,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hospitium.core.context import current_request_id
-from hospitium.core.errors import Category, HospitiumError, InternalError
+from hospitium.core.errors import Category, HospitiumError, InternalError, RequestTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +99,16 @@ def envelope(
     }
 
 
+def request_too_large() -> RequestTooLarge:
+    """The error for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, naming the limit."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None:
+        return RequestTooLarge()
+    return RequestTooLarge(
+        f"The request body is larger than this server accepts ({limit:,} bytes at most)."
+    )
+
+
 def error_json(exc: HospitiumError) -> JsonResponse:
     """A plain Django JSON response for a HospitiumError (outside DRF views)."""
     return JsonResponse(envelope(**exc.as_dict()), status=exc.http_status)  # type: ignore[arg-type]
@@ -123,6 +135,12 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception becomes the envelope; unknown ones are logged."""
     headers: dict[str, str] = {}
+    if isinstance(exc, RequestDataTooBig):
+        exc = request_too_large()
+    elif isinstance(exc, SuspiciousOperation):
+        # Django's refusals of a body it will not parse (too many fields or files, a broken
+        # multipart stream): the request is malformed, the server is fine.
+        exc = drf.ParseError("The request body could not be read.")
     if isinstance(exc, HospitiumError):
         return Response(envelope(**exc.as_dict()), status=exc.http_status)  # type: ignore[arg-type]
     if isinstance(exc, Http404):
@@ -145,6 +163,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         else:
             fields = {}
             message = str(exc.detail)
+            if isinstance(exc, drf.UnsupportedMediaType):
+                message += " Send the body as application/json."
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         if getattr(exc, "wait", None) is not None:

@@ -83,6 +83,14 @@ class ValidationFailed(HospitiumError):
     default_message = "Some of the input is not valid."
 
 
+class RequestTooLarge(HospitiumError):
+    code = "request_too_large"
+    category = Category.VALIDATION
+    severity = Severity.INFO
+    status = 413
+    default_message = "The request body is larger than this server accepts."
+
+
 class PermissionRefused(HospitiumError):
     code = "permission_denied"
     category = Category.PERMISSION

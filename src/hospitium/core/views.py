@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import sys
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from hospitium.core.api import envelope
+from hospitium.core.api import envelope, request_too_large
 from hospitium.core.context import current_request_id
 from hospitium.core.errors import HospitiumError
 
@@ -20,6 +21,7 @@ _TITLES = {
     403: "Not allowed",
     404: "Page not found",
     409: "Conflict",
+    413: "Too large",
     422: "Not allowed",
     500: "Something went wrong",
     502: "A service we depend on failed",
@@ -65,6 +67,10 @@ def render_hospitium_error(request: HttpRequest, exc: HospitiumError) -> HttpRes
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # Django answers every SuspiciousOperation with this handler; a body over the size limit
+    # is not a malformed request, and a client needs to know it can retry with a smaller one.
+    if isinstance(exception, RequestDataTooBig):
+        return render_hospitium_error(request, request_too_large())
     return render_error(
         request,
         status=400,
