@@ -1,4 +1,4 @@
-"""URLs: the platform admin, the API and its documentation."""
+"""URLs: the web interface (hospital hosts), the platform admin, the API and its documentation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
@@ -46,13 +45,13 @@ api_urls: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/", include(api_urls)),
+    path("", include("hospitium.web.urls")),
 ]
 
-handler400 = "hospitium.core.views.bad_request"
-handler403 = "hospitium.core.views.permission_denied"
-handler404 = "hospitium.core.views.page_not_found"
-handler500 = "hospitium.core.views.server_error"
+handler400 = "hospitium.web.views.errors.bad_request"
+handler403 = "hospitium.web.views.errors.permission_denied"
+handler404 = "hospitium.web.views.errors.page_not_found"
+handler500 = "hospitium.web.views.errors.server_error"

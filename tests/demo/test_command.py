@@ -92,9 +92,32 @@ def test_an_existing_hospital_is_filled(hospital_a, admin_a, capsys):
 
 def test_setup_demo_fills_both_demo_hospitals_and_keeps_the_logins_private(db):
     logins = setup_demo(patients=25, years=1)
-    assert [login.code for login in logins] == ["", "NORTHGATE", "RIVERSIDE"]
+    assert [login.code for login in logins] == ["", *["NORTHGATE"] * 6, *["RIVERSIDE"] * 6]
+    for code in ("NORTHGATE", "RIVERSIDE"):
+        hospital = Hospital.objects.get(code=code)
+        for login in logins:
+            if login.code == code:
+                assert Membership.objects.filter(
+                    hospital=hospital, user__email=login.email, role=login.role
+                ).exists()
+        assert {login.role for login in logins if login.code == code} == set(Role.values)
     assert oct(credentials_path().stat().st_mode & 0o777) == "0o600"
     for code in ("NORTHGATE", "RIVERSIDE"):
         with hospital_context(code):
             assert Patient.objects.count() == 25
             assert Visit.objects.filter(kind="dental").exists()
+
+
+def test_run_prints_a_sign_in_for_every_role_of_each_demo_hospital():
+    from hospitium.core.demo import Login
+    from hospitium.core.management.commands.run import login_lines
+
+    logins = [Login("platform", "", "root@x.example", "pw0")] + [
+        Login("hospital", "NORTHGATE", f"{role}@northgate.example", f"pw-{role}", role)
+        for role in Role.values
+    ]
+    text = "\n".join(login_lines(logins, "127.0.0.1", 8000))
+    assert "hospital NORTHGATE: http://northgate.localhost:8000/ " in text
+    for role in Role.values:
+        assert f"{role}@northgate.example / pw-{role}" in text
+    assert "root@x.example / pw0" in text

@@ -1,6 +1,6 @@
-"""Demo hospitals for `hospitium run`: two hospitals with an admin each, a platform superuser,
-and two years of synthetic care (hospitium.demo), so a newcomer can log in and see real-looking
-data and tenancy at work."""
+"""Demo hospitals for `hospitium run`: two hospitals with a user for each of the six roles, a
+platform superuser, and two years of synthetic care (hospitium.demo), so a newcomer can sign in
+as a receptionist, a doctor or a billing clerk and see real-looking data and tenancy at work."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from hospitium.accounts.models import User
+from hospitium.accounts.models import Role, User
+from hospitium.accounts.services import membership_grant, user_create
 from hospitium.demo.generator import demo_fill
 from hospitium.tenancy.provisioning import hospital_create
 
@@ -28,6 +29,8 @@ class Login:
     code: str
     email: str
     password: str
+    #: The role in the hospital ("" for the platform superuser).
+    role: str = ""
 
 
 def credentials_path() -> Path:
@@ -66,7 +69,18 @@ def setup_demo(*, patients: int = 300, years: int = 2, seed: int = 7) -> list[Lo
             admin_email=email,
         )
         assert result.generated_password is not None
-        logins.append(Login("hospital", code, email, result.generated_password))
+        logins.append(Login("hospital", code, email, result.generated_password, Role.ADMIN))
+        for role in Role.values:
+            if role == Role.ADMIN:
+                continue
+            password = secrets.token_urlsafe(12)
+            user = user_create(
+                email=f"{role}@{code.lower()}.example",
+                password=password,
+                full_name=f"{Role(role).label} of {name}",
+            )
+            membership_grant(user=user, hospital=result.hospital, role=role)
+            logins.append(Login("hospital", code, user.email, password, role))
         demo_fill(
             hospital=result.hospital,
             patients=patients,

@@ -65,7 +65,10 @@ HOSPITAL_APPS = [
     "hospitium.reports",
 ]
 
-INSTALLED_APPS = PLATFORM_APPS + HOSPITAL_APPS
+#: The top layer: the web interface for hospital staff (no models; it imports the apps below).
+WEB_APPS = ["hospitium.web"]
+
+INSTALLED_APPS = PLATFORM_APPS + HOSPITAL_APPS + WEB_APPS
 
 MIDDLEWARE = [
     "hospitium.core.middleware.RequestIdMiddleware",
@@ -128,6 +131,7 @@ MEDIA_ROOT = HOSPITIUM_HOME / "media"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CSRF_FAILURE_VIEW = "hospitium.core.views.csrf_failure"
+LOGIN_URL = "/login/"
 
 AXES_FAILURE_LIMIT = env_int("HOSPITIUM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = 0.25  # hours
@@ -141,5 +145,5 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # recorded, and count every failure against the address alone.
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "hospitium.accounts.auth.lockout_username"
-AXES_LOCKOUT_CALLABLE = "hospitium.core.views.locked_out"
+AXES_LOCKOUT_CALLABLE = "hospitium.web.views.auth.locked_out"
 AXES_VERBOSE = False

@@ -11,9 +11,32 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from hospitium.core.demo import read_credentials, setup_demo
+from hospitium.core.demo import Login, read_credentials, setup_demo
 from hospitium.tenancy.migration import fleet_migrate
 from hospitium.tenancy.models import Hospital
+
+
+def login_lines(logins: list[Login], host: str, port: int) -> list[str]:
+    """What `run` prints at start: where to go, and the demo sign-ins (every role of each demo
+    hospital, so a newcomer can see the interface as each role sees it)."""
+    base = f"http://{host}:{port}"
+    lines = [
+        f"\nHospitium is starting on {base}  (Ctrl+C stops it)",
+        f"  platform admin: {base}/admin/",
+    ]
+    for login in logins:
+        if login.where == "platform":
+            lines.append(f"    sign in as {login.email} / {login.password}")
+    codes = list(dict.fromkeys(login.code for login in logins if login.where == "hospital"))
+    for code in codes:
+        site = f"http://{code.lower()}.localhost:{port}"
+        lines.append(f"  hospital {code}: {site}/  (API: {site}/api/docs/)")
+        for login in logins:
+            if login.where == "hospital" and login.code == code:
+                role = login.role or "admin"
+                lines.append(f"    {role:<13} {login.email} / {login.password}")
+    lines.append("")
+    return lines
 
 
 class Command(BaseCommand):
@@ -43,20 +66,8 @@ class Command(BaseCommand):
         self._serve(host, port, options["web_workers"])
 
     def _print_logins(self, host: str, port: int) -> None:
-        base = f"http://{host}:{port}"
-        self.stdout.write(f"\nHospitium is starting on {base}  (Ctrl+C stops it)")
-        self.stdout.write(f"  platform admin: {base}/admin/")
-        for login in read_credentials():
-            if login.where == "platform":
-                self.stdout.write(f"    sign in as {login.email} / {login.password}")
-        for login in read_credentials():
-            if login.where == "hospital":
-                site = f"http://{login.code.lower()}.localhost:{port}"
-                self.stdout.write(f"  hospital {login.code}: {site}/api/docs/")
-                self.stdout.write(
-                    f"    sign in at {site}/api/auth/login/ as {login.email} / {login.password}"
-                )
-        self.stdout.write("")
+        for line in login_lines(read_credentials(), host, port):
+            self.stdout.write(line)
 
     def _serve(self, host: str, port: int, web_workers: int) -> None:
         web = subprocess.Popen(
