@@ -531,24 +531,34 @@ def hand_comprehensive_analytics(h: Hand) -> dict[str, Any]:
     )
     occupied = round(occupied or 0.0, 2)
     available = round(beds * h.days, 2)
-    (invoiced,) = h.one(
-        """SELECT sum(l.quantity * l.unit_price) FROM billing_invoiceline l
-           JOIN billing_invoice i ON i.id = l.invoice_id
-           WHERE i.status = 'issued' AND i.voided_at IS NULL AND i.issued_at >= %s
-             AND i.issued_at < %s""",
-        s,
-        e,
+    (currency,) = h.one("SELECT currency FROM billing_billingsettings")
+    invoiced_by = dict(
+        h.rows(
+            """SELECT i.currency, sum(l.quantity * l.unit_price) FROM billing_invoiceline l
+               JOIN billing_invoice i ON i.id = l.invoice_id
+               WHERE i.status = 'issued' AND i.voided_at IS NULL AND i.issued_at >= %s
+                 AND i.issued_at < %s GROUP BY i.currency""",
+            s,
+            e,
+        )
     )
-    collected, payments = h.one(
-        """SELECT sum(p.amount), count(*) FROM billing_payment p
-           JOIN billing_invoice i ON i.id = p.invoice_id
-           WHERE p.voided_at IS NULL AND i.voided_at IS NULL AND p.paid_at >= %s
-             AND p.paid_at < %s""",
-        s,
-        e,
-    )
-    invoiced = round(float(invoiced or 0), 2)
-    collected = round(float(collected or 0), 2)
+    collected_by = {
+        code: (round(float(amount or 0), 2), n)
+        for code, amount, n in h.rows(
+            """SELECT i.currency, sum(p.amount), count(*) FROM billing_payment p
+               JOIN billing_invoice i ON i.id = p.invoice_id
+               WHERE p.voided_at IS NULL AND i.voided_at IS NULL AND p.paid_at >= %s
+                 AND p.paid_at < %s GROUP BY i.currency""",
+            s,
+            e,
+        )
+    }
+    money = [
+        [code, round(float(invoiced_by.get(code) or 0), 2), *collected_by.get(code, (0.0, 0))]
+        for code in [currency, *sorted((set(invoiced_by) | set(collected_by)) - {currency})]
+    ]
+    invoiced, collected = money[0][1], money[0][2]
+    payments = sum(row[3] for row in money)
     visit_months = dict(
         h.rows(f"SELECT substr(started_at, 1, 7), count(*) FROM {VISITS} GROUP BY 1", s, e)
     )
@@ -574,7 +584,11 @@ def hand_comprehensive_analytics(h: Hand) -> dict[str, Any]:
             "payments": payments,
             "collection_rate": pct1(collected, invoiced),
         },
-        "tables": {"activity_by_action": by_action, "activity_by_actor": by_actor},
+        "tables": {
+            "money_by_currency": money,
+            "activity_by_action": by_action,
+            "activity_by_actor": by_actor,
+        },
         "series": {
             "activity_per_month": (
                 h.months,

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length, Upper
+from django.db.models.lookups import Exact
 
 from hospitium.admissions.models import Admission
 from hospitium.core.models import HospitalModel, Voidable
@@ -120,3 +122,30 @@ class Payment(Voidable, HospitalModel):
 
     def __str__(self) -> str:
         return f"{self.amount} on {self.invoice}"
+
+
+class BillingSettings(HospitalModel):
+    """The hospital's billing settings: one row (``singleton`` is always 1).
+
+    ``currency`` is the one currency this hospital invoices in (ISO 4217). It lives in the
+    hospital's own store, beside the invoices it governs, so the store needs nothing from the
+    platform to migrate or to check an invoice; provisioning writes it.
+    """
+
+    singleton = models.PositiveSmallIntegerField(default=1, unique=True)
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        verbose_name_plural = "billing settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(singleton=1), name="billing_settings_singleton"),
+            # The code list is the services' to check; the database holds the shape it can
+            # express portably (as for hospital codes): three characters, upper case.
+            models.CheckConstraint(
+                condition=Q(Exact(Length("currency"), 3)) & Q(currency=Upper("currency")),
+                name="billing_settings_currency_shape",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"billing in {self.currency}"

@@ -23,7 +23,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from hospitium.billing.models import Invoice, InvoiceLine, Payment
+from hospitium.billing.models import BillingSettings, Invoice, InvoiceLine, Payment
 from hospitium.core.errors import NotFound
 
 #: Wide enough for any sum of lines; two places, as money is shown.
@@ -99,3 +99,12 @@ def payment_get(payment_id: uuid.UUID | str) -> Payment:
         return payment_list().get(pk=payment_id)
     except (Payment.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("No such payment.") from None
+
+
+def hospital_currency() -> str:
+    """The ISO 4217 code the current hospital invoices in.
+
+    Billing's migration 0006 writes the row into every store and provisioning sets it, so a
+    store without it is broken: that raises BillingSettings.DoesNotExist rather than guess.
+    """
+    return BillingSettings.objects.values_list("currency", flat=True).get()

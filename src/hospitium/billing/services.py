@@ -10,7 +10,6 @@ services; a refusal that reaches a service anyway is answered with the service's
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,8 +19,16 @@ from django.utils import timezone
 
 from hospitium.admissions.models import Admission
 from hospitium.audit.services import audit_record
-from hospitium.billing.models import Invoice, InvoiceLine, InvoiceNumberCounter, Payment
-from hospitium.billing.selectors import CENT, invoice_amounts
+from hospitium.billing.errors import CurrencyNotAccepted
+from hospitium.billing.models import (
+    BillingSettings,
+    Invoice,
+    InvoiceLine,
+    InvoiceNumberCounter,
+    Payment,
+)
+from hospitium.billing.selectors import CENT, hospital_currency, invoice_amounts
+from hospitium.core.currencies import validate_currency
 from hospitium.core.db import atomic_service, broken_rule
 from hospitium.core.errors import (
     BusinessRuleViolation,
@@ -156,11 +163,17 @@ def _links_error(
     return None
 
 
-def _check_currency(currency: str) -> str:
-    code = (currency or "").strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", code):
-        raise ValidationFailed(
-            "A currency is a three-letter ISO 4217 code.", fields={"currency": ["Like EUR."]}
+def _check_currency(currency: str | None) -> str:
+    """The hospital's currency when ``currency`` is None or that currency; else raises
+    InvalidCurrency (not ISO 4217, 400) or CurrencyNotAccepted (another currency, 422)."""
+    accepted = hospital_currency()
+    if currency is None:
+        return accepted
+    code = validate_currency(currency)
+    if code != accepted:
+        raise CurrencyNotAccepted(
+            f"This hospital invoices in {accepted}; an invoice in {code} is not accepted.",
+            fields={"currency": [f"Must be {accepted}."]},
         )
     return code
 
@@ -212,14 +225,15 @@ def invoice_create(
     lines: Iterable[Mapping[str, Any]] = (),
     visit: Visit | None = None,
     admission: Admission | None = None,
-    currency: str = "EUR",
+    currency: str | None = None,
 ) -> Invoice:
     """Open a draft invoice for ``patient`` (optionally for one of their visits or admissions)
-    with ``lines`` (description, quantity, unit_price). Numbers run ``INV-<year>-000001``
-    onwards without gaps in each calendar year of the hospital's reporting time zone.
+    with ``lines`` (description, quantity, unit_price), in the hospital's currency
+    (``currency``, when given, must be it). Numbers run ``INV-<year>-000001`` onwards without
+    gaps in each calendar year of the hospital's reporting time zone.
 
-    Raises ValidationFailed for bad lines, a visit or admission of another patient, or a bad
-    currency.
+    Raises ValidationFailed for bad lines, a visit or admission of another patient, or a code
+    that is not ISO 4217 (InvalidCurrency); CurrencyNotAccepted for another currency.
     """
     lines = list(lines)
     errors: dict[str, list[str]] = {}
@@ -270,9 +284,10 @@ def invoice_update(
     admission: Admission | None = _UNSET,
     currency: str = _UNSET,
 ) -> Invoice:
-    """Change a draft's visit, admission or currency.
+    """Change a draft's visit, admission or currency (only to the hospital's).
 
-    Raises BusinessRuleViolation once issued, ValidationFailed for links to another patient.
+    Raises BusinessRuleViolation once issued, ValidationFailed for links to another patient or
+    a code that is not ISO 4217, CurrencyNotAccepted for a currency not the hospital's.
     """
     fresh = _lock(invoice)
     _require_draft(fresh, "be changed")
@@ -565,3 +580,27 @@ def payment_void(*, payment: Payment, reason: str) -> Payment:
     # Serialise with payments and status changes of the same invoice.
     Invoice.all_objects.select_for_update().filter(pk=payment.invoice_id).first()
     return record_void(payment, reason=reason, object_type="payments")
+
+
+@atomic_service(_write_alias)
+def billing_currency_set(*, currency: str) -> BillingSettings:
+    """Make ``currency`` the one the current hospital invoices in (provisioning sets it first).
+
+    Invoices already made keep theirs; reports show each currency apart. Raises
+    InvalidCurrency for a code that is not ISO 4217.
+    """
+    code = validate_currency(currency)
+    row, created = BillingSettings.objects.select_for_update().get_or_create(
+        singleton=1, defaults={"currency": code}
+    )
+    if not created and row.currency != code:
+        before = row.currency
+        row.currency = code
+        row.save(update_fields=["currency", "updated_at"])
+        audit_record(
+            action="update",
+            object_type="billing-settings",
+            object_id=row.pk,
+            detail={"currency": code, "was": before},
+        )
+    return row

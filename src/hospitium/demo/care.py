@@ -134,10 +134,12 @@ class CareSimulation:
         start: dt.date,
         today: dt.date,
         patients: int,
+        currency: str,
         now: dt.datetime | None = None,
     ) -> None:
         self.rng, self.ids, self.t, self.writer = rng, ids, tables, writer
         self.start, self.today, self.patients = start, today, patients
+        self.currency = currency
         self.zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
         # What has happened by now is done, what comes later is booked: the real time when the
         # demo fills up to the real today, else noon of the given day (the same data each run).
@@ -423,6 +425,7 @@ class CareSimulation:
                 admission,
                 status,
                 issued if status != "draft" else None,
+                self.currency,
             )
         )
         total = 0

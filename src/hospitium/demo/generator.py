@@ -23,6 +23,7 @@ from faker import Faker
 
 from hospitium.admissions.models import Ward
 from hospitium.audit.models import AuditEvent
+from hospitium.billing.selectors import hospital_currency
 from hospitium.campaigns.models import Campaign
 from hospitium.core.errors import ValidationFailed
 from hospitium.demo import catalog
@@ -197,6 +198,7 @@ class _Build:
             start=self.start,
             today=self.today,
             patients=self.patients,
+            currency=hospital_currency(),
             now=self.now,
         )
         clinicians = self._staff(rng, fake, ids, simulation.staff_needed())

@@ -131,6 +131,7 @@ class Tables:
                 ("admission", ID),
                 ("status", PLAIN),
                 ("issued_at", DATETIME),
+                ("currency", PLAIN),
             ),
             line=_table(
                 InvoiceLine,

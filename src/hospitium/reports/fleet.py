@@ -4,8 +4,9 @@ Each hospital's data step runs on a thread of its own inside that hospital's con
 current hospital is a context variable, so threads do not share it), on that thread's own
 connections, which are closed when it is done. Only aggregates travel: listings are not merged.
 Counts (integer figures, table rows, series points) add up; a figure that is not a count (a
-rate, an average) cannot be added, so the fleet value is left empty and each hospital's value
-is shown in the "by hospital" table.
+rate, an average, money) cannot be added, so the fleet value is left empty and each hospital's
+value is shown in the "by hospital" table — with its unit beside it when hospitals differ in
+it (money in several currencies).
 """
 
 from __future__ import annotations
@@ -121,19 +122,30 @@ def merge(meta: ReportMeta, parts: list[tuple[str, ReportData]]) -> ReportData:
                 total.value = int(total.value) + int(figure.value)  # type: ignore[arg-type]
             else:
                 total.value = None
+    mixed: set[str] = set()
     for key in order:
         if not all(_is_count(f.value) for _, p in parts for f in p.figures if f.key == key):
             figures[key].value = None
+        if len({f.unit for _, p in parts for f in p.figures if f.key == key}) > 1:
+            # Hospitals in different currencies: no fleet unit, each value keeps its own.
+            mixed.add(key)
+            figures[key].unit = ""
     merged.figures = [figures[key] for key in order]
+
+    def cell(part: ReportData, key: str) -> Any:
+        figure = next((f for f in part.figures if f.key == key), None)
+        if figure is None:
+            return None
+        if key in mixed and figure.value is not None:
+            return f"{figure.value} {figure.unit}"
+        return figure.value
+
     merged.tables.append(
         Table(
             key="by_hospital",
             title="Figures by hospital",
             columns=["hospital", *[figures[key].label for key in order]],
-            rows=[
-                [code, *[next((f.value for f in p.figures if f.key == key), None) for key in order]]
-                for code, p in parts
-            ],
+            rows=[[code, *[cell(p, key) for key in order]] for code, p in parts],
         )
     )
     tables: dict[str, Table] = {}

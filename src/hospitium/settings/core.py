@@ -115,6 +115,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+#: The currency a new hospital bills in unless `hospitals create --currency` says otherwise.
+HOSPITIUM_DEFAULT_CURRENCY = env_str("HOSPITIUM_DEFAULT_CURRENCY", "EUR").strip().upper()
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("HOSPITIUM_TIME_ZONE", "UTC")
 USE_I18N = True

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -22,9 +24,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hospitium.accounts.models import Membership, Role, User, normalize_email
+from hospitium.core.currencies import default_currency, validate_currency
 from hospitium.core.errors import ValidationFailed
 from hospitium.tenancy import stores
-from hospitium.tenancy.context import HospitalRef
+from hospitium.tenancy.context import HospitalRef, hospital_context
 from hospitium.tenancy.errors import (
     DomainTaken,
     HospitalCodeTaken,
@@ -55,6 +58,8 @@ class NewHospital:
     hosts: list[str]
     admin_email: str | None
     admin_password: str | None
+    #: The ISO 4217 code the hospital invoices in.
+    currency: str = ""
 
 
 @dataclass
@@ -113,9 +118,11 @@ def validate_new_hospital(
     domains: Sequence[str],
     admin_email: str | None = None,
     admin_password: str | None = None,
+    currency: str | None = None,
 ) -> NewHospital:
     """Check everything before anything is created. Raises a validation or conflict error."""
     validate_code(code)
+    currency = default_currency() if currency is None else validate_currency(currency)
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise ValidationFailed(
@@ -173,7 +180,7 @@ def validate_new_hospital(
             "An admin password was given without an admin email.",
             fields={"admin_email": ["Required when a password is given."]},
         )
-    return NewHospital(code, name, hosts, email, admin_password)
+    return NewHospital(code, name, hosts, email, admin_password, currency=currency)
 
 
 def hospital_create(
@@ -183,8 +190,10 @@ def hospital_create(
     domains: Sequence[str],
     admin_email: str | None = None,
     admin_password: str | None = None,
+    currency: str | None = None,
 ) -> ProvisionResult:
-    """Create a hospital, ready to use, or nothing at all.
+    """Create a hospital, ready to use, or nothing at all. It invoices in ``currency`` (an
+    ISO 4217 code; HOSPITIUM_DEFAULT_CURRENCY when None).
 
     Raises InvalidHospitalCode, InvalidDomain, ValidationFailed, HospitalCodeTaken or DomainTaken
     (nothing created), or ProvisioningFailed (everything this attempt made has been removed, or,
@@ -196,6 +205,7 @@ def hospital_create(
         domains=domains,
         admin_email=admin_email,
         admin_password=admin_password,
+        currency=currency,
     )
     attempt = _Attempt()
     try:
@@ -203,6 +213,8 @@ def hospital_create(
         hospital = _record(new, attempt)
         _checkpoint("store")
         _clone_store(hospital, attempt)
+        _checkpoint("settings")
+        _set_up_store(hospital, new, attempt)
         _checkpoint("admin")
         result = ProvisionResult(hospital=hospital)
         with transaction.atomic(durable=True):
@@ -229,7 +241,8 @@ def _doing(attempt: _Attempt) -> str:
     return {
         0: "recording the hospital",
         1: "creating its store",
-        2: "adding the admin and activating",
+        2: "writing its settings",
+        3: "adding the admin and activating",
     }.get(len(attempt.steps), "provisioning")
 
 
@@ -275,6 +288,21 @@ def _clone_store(hospital: Hospital, attempt: _Attempt) -> None:
             f"({hospital.store_name}); move it away, then try again."
         ) from None
     attempt.steps.append("store")
+
+
+def _set_up_store(hospital: Hospital, new: NewHospital, attempt: _Attempt) -> None:
+    """Let each hospital app write the new hospital's own settings into its store.
+
+    A hospital app's config may define ``setup_new_hospital(new)``; it runs in the hospital's
+    context. This keeps provisioning below the hospital apps (no import of them) while their
+    settings live in the hospital's store, beside the data they govern.
+    """
+    with hospital_context(hospital.as_ref()):
+        for config in apps.get_app_configs():
+            setup = getattr(config, "setup_new_hospital", None)
+            if setup is not None and config.name in settings.HOSPITAL_APPS:
+                setup(new)
+    attempt.steps.append("settings")
 
 
 def _add_admin(

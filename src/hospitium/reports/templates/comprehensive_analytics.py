@@ -27,6 +27,7 @@ from hospitium.admissions.models import Admission, Bed
 from hospitium.audit.models import AuditEvent
 from hospitium.audit.selectors import events_since
 from hospitium.billing.models import Invoice, InvoiceLine, Payment
+from hospitium.billing.selectors import hospital_currency
 from hospitium.campaigns.models import Participation
 from hospitium.encounters.models import Treatment, Visit
 from hospitium.feedback.models import Feedback
@@ -90,15 +91,21 @@ def bed_occupancy(start: dt.datetime, end: dt.datetime) -> tuple[float, float]:
     return round(occupied_days, 2), round(beds * ((end - start) / DAY), 2)
 
 
-def revenue(start: dt.datetime, end: dt.datetime) -> float:
-    """Invoiced total (sum of lines) of issued, non-voided invoices issued in the period."""
-    total = InvoiceLine.objects.filter(
-        invoice__status=Invoice.Status.ISSUED,
-        invoice__voided_at__isnull=True,
-        invoice__issued_at__gte=start,
-        invoice__issued_at__lt=end,
-    ).aggregate(total=Sum(ExpressionWrapper(F("quantity") * F("unit_price"), output_field=MONEY)))
-    return _money(total["total"])
+def revenue(start: dt.datetime, end: dt.datetime) -> dict[str, float]:
+    """Invoiced total (sum of lines) of issued, non-voided invoices issued in the period, by
+    currency: amounts in different currencies are never added together."""
+    rows = (
+        InvoiceLine.objects.filter(
+            invoice__status=Invoice.Status.ISSUED,
+            invoice__voided_at__isnull=True,
+            invoice__issued_at__gte=start,
+            invoice__issued_at__lt=end,
+        )
+        .order_by()
+        .values("invoice__currency")
+        .annotate(total=Sum(ExpressionWrapper(F("quantity") * F("unit_price"), output_field=MONEY)))
+    )
+    return {row["invoice__currency"]: _money(row["total"]) for row in rows}
 
 
 def payments(start: dt.datetime, end: dt.datetime) -> Any:
@@ -106,6 +113,29 @@ def payments(start: dt.datetime, end: dt.datetime) -> Any:
     return Payment.objects.filter(
         paid_at__gte=start, paid_at__lt=end, invoice__voided_at__isnull=True
     )
+
+
+def collections(start: dt.datetime, end: dt.datetime) -> dict[str, tuple[float, int]]:
+    """(amount, number) of the period's payments, by their invoice's currency."""
+    rows = (
+        payments(start, end)
+        .order_by()
+        .values("invoice__currency")
+        .annotate(total=Sum("amount"), n=Count("pk"))
+    )
+    return {row["invoice__currency"]: (_money(row["total"]), row["n"]) for row in rows}
+
+
+def money_by_currency(
+    currency: str, invoiced: dict[str, float], collected: dict[str, tuple[float, int]]
+) -> list[list[Any]]:
+    """Rows of currency, invoiced, collected, payments: the hospital's ``currency`` first (even
+    at zero), then any other found on older invoices, in code order."""
+    others = sorted((set(invoiced) | set(collected)) - {currency})
+    return [
+        [code, invoiced.get(code, 0.0), *collected.get(code, (0.0, 0))]
+        for code in [currency, *others]
+    ]
 
 
 COLUMNS = ["at", "actor_id", "actor_label", "action", "object_type", "object_id", "ip"]
@@ -158,9 +188,11 @@ class ComprehensiveAnalytics(ReportTemplate):
             .order_by("-n", "actor_id")[:TOP_ACTORS]
         )
         occupied, available = bed_occupancy(start, end)
-        invoiced = revenue(start, end)
-        paid = payments(start, end).aggregate(total=Sum("amount"), n=Count("pk"))
-        collected = _money(paid["total"])
+        # The headline money figures are in the hospital's currency; invoices left in another
+        # (made before the hospital had one) are shown apart, in the table by currency.
+        currency = hospital_currency()
+        money = money_by_currency(currency, revenue(start, end), collections(start, end))
+        invoiced, collected = money[0][1], money[0][2]
         months = month_starts(params["date_from"], params["date_to"])
         visit_months = per_month(
             Visit.objects.filter(started_at__gte=start, started_at__lt=end),
@@ -201,12 +233,18 @@ class ComprehensiveAnalytics(ReportTemplate):
             Figure("occupied_bed_days", "Occupied bed-days", occupied, "bed-days"),
             Figure("available_bed_days", "Available bed-days", available, "bed-days"),
             Figure("bed_occupancy", "Bed occupancy", percent(occupied, available), "%"),
-            Figure("revenue", "Revenue invoiced", invoiced, "EUR"),
-            Figure("collections", "Payments collected", collected, "EUR"),
-            Figure("payments", "Payments", paid["n"], "payments"),
+            Figure("revenue", "Revenue invoiced", invoiced, currency),
+            Figure("collections", "Payments collected", collected, currency),
+            Figure("payments", "Payments", sum(row[3] for row in money), "payments"),
             Figure("collection_rate", "Collected / invoiced", percent(collected, invoiced), "%"),
         ]
         data.tables = [
+            Table(
+                "money_by_currency",
+                "Invoiced and collected by currency",
+                ["Currency", "Invoiced", "Collected", "Payments"],
+                money,
+            ),
             Table(
                 "activity_by_action",
                 "User activity by action",

@@ -36,6 +36,10 @@ class Command(BaseCommand):
             help="host name (repeatable; the first is primary)",
         )
         create.add_argument("--admin-email")
+        create.add_argument(
+            "--currency",
+            help="ISO 4217 code it invoices in (default: HOSPITIUM_DEFAULT_CURRENCY)",
+        )
         create.add_argument("--admin-password-file", type=Path)
         listing = sub.add_parser("list", help="show every hospital's status and migration state")
         listing.add_argument("--json", action="store_true")
@@ -97,6 +101,7 @@ class Command(BaseCommand):
             domains=options["domains"],
             admin_email=options["admin_email"],
             admin_password=password,
+            currency=options["currency"],
         )
         hospital = result.hospital
         self.stdout.write(f"created hospital {hospital.code} ({hospital.name})")
