@@ -10,10 +10,11 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from drf_spectacular.authentication import SessionScheme as SpectacularSessionScheme
 from rest_framework import exceptions as drf
 from rest_framework.authentication import SessionAuthentication as DrfSessionAuthentication
+from rest_framework.authentication import TokenAuthentication as DrfTokenAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -61,6 +62,39 @@ class SessionAuthentication(DrfSessionAuthentication):
                 f"{exc.detail} Send the csrftoken cookie's value in an X-CSRFToken header, "
                 "or authenticate with a token."
             ) from exc
+
+
+# Where token_identity leaves its answer on the request, for TokenAuthentication to reuse.
+_IDENTITY_ATTR = "_hospitium_token_identity"
+
+
+def token_identity(request: HttpRequest) -> tuple[Any, Any] | None:
+    """The (user, token) of a valid ``Authorization: Token …`` header of an active user, or None.
+
+    The hospital middleware needs to know who a request is before DRF authenticates it (an
+    anonymous request must not learn which hospital codes exist); the answer is kept on the
+    request so that DRF's authentication does not read the token a second time.
+    """
+    try:
+        identity = DrfTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+    except drf.AuthenticationFailed:
+        identity = None
+    setattr(request, _IDENTITY_ATTR, identity)
+    return identity
+
+
+class TokenAuthentication(DrfTokenAuthentication):
+    """DRF's token authentication, reusing the middleware's look-up of the same header.
+
+    A header the middleware found invalid is checked again here, so the client gets DRF's own
+    explanation (401 ``authentication_failed``).
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        known = getattr(request._request, _IDENTITY_ATTR, None)
+        if known is not None:
+            return known
+        return super().authenticate(request)
 
 
 class SessionScheme(SpectacularSessionScheme):

@@ -7,7 +7,7 @@ from typing import Any
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "hospitium.core.api.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "hospitium.core.api.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["hospitium.tenancy.permissions.IsHospitalMember"],
     "DEFAULT_FILTER_BACKENDS": [

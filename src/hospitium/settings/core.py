@@ -18,6 +18,9 @@ DEBUG = env_bool("HOSPITIUM_DEBUG", False)
 HOSPITIUM_PLATFORM_HOSTS = env_list(
     "HOSPITIUM_PLATFORM_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"]
 )
+#: Whether ``<code>.localhost`` addresses hospital CODE (for trying it out on one machine). Off in
+#: production: anyone can send any Host header, and the answer would tell which codes exist.
+HOSPITIUM_LOCALHOST_NAMES = env_bool("HOSPITIUM_LOCALHOST_NAMES", HOSPITIUM_ENV == "embedded")
 #: How long a process trusts what it cached about a hospital (status, domains), in seconds.
 HOSPITIUM_TENANT_CACHE_SECONDS = env_int("HOSPITIUM_TENANT_CACHE_SECONDS", 5, minimum=0)
 #: Open hospital connections one thread keeps before closing the least recently used one.
