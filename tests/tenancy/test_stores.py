@@ -9,7 +9,7 @@ from hospitium.tenancy import stores
 from hospitium.tenancy.context import hospital_context
 from hospitium.tenancy.errors import HospitalReadOnly, HospitalStoreUnavailable
 from hospitium.tenancy.provisioning import hospital_archive, hospital_create
-from hospitium.tenancy.router import current_alias
+from hospitium.tenancy.router import current_alias, current_side_alias
 from tests import factories
 from tests.storehelp import existing_stores, raw_execute, remove_store_behind_our_back
 
@@ -45,6 +45,50 @@ def test_hospital_stores_use_wal_a_busy_timeout_and_immediate_transactions(hospi
         assert _pragma("busy_timeout") >= 1000
         connection = connections[current_alias(write=True)]
         assert connection.transaction_mode == "IMMEDIATE"
+
+
+def test_readers_are_not_held_off_by_a_writer_holding_the_write_lock(hospital_a):
+    import threading
+    import time
+
+    with hospital_context(hospital_a):
+        factories.patient()
+    holding, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        try:
+            with hospital_context(hospital_a), transaction.atomic(using=current_alias(write=True)):
+                factories.patient()
+                holding.set()
+                done.wait(timeout=10)
+        finally:
+            stores.close_hospital_connections()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(timeout=10)
+        began = time.monotonic()
+        with hospital_context(hospital_a):
+            assert Patient.objects.count() == 1  # the last committed state, at once
+        assert time.monotonic() - began < 1.0
+    finally:
+        done.set()
+        thread.join(timeout=10)
+
+
+@pytest.mark.sqlite_only
+def test_the_side_connection_is_another_writable_connection_to_the_same_store(hospital_a):
+    with hospital_context(hospital_a):
+        side = current_side_alias()
+        assert side != current_alias(write=True)
+        with connections[side].cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+        Patient.objects.using(side).create(
+            mrn="SIDE1", given_name="Side", family_name="Door", birth_date="1990-01-01"
+        )
+        assert Patient.objects.filter(mrn="SIDE1").exists()
 
 
 def test_hospital_aliases_are_not_listed_so_request_handlers_do_not_walk_them(

@@ -5,6 +5,12 @@ attempts + 1), every progress report renews it with another conditional UPDATE t
 notices a cancel (or a sweeper that gave the work to someone else), and finishing is conditional
 on still holding it. So two workers never both finish one report, and a dead worker's report is
 found by the sweeper once its lease runs out.
+
+The lease's writes go through the store's side connection (``router.current_side_alias``), not
+the one the template reads on: progress is written while a listing's SELECT is still stepping,
+and on SQLite a write on that connection would have to upgrade the SELECT's snapshot to the write
+lock — refused at once when anyone else committed since, else holding every other writer of the
+hospital off until the listing ends. Reading is all the data step does on its own connection.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from hospitium.reports.base import ReportData, ReportFormat, ReportMeta, ReportT
 from hospitium.reports.errors import ReportError, ReportStorageUnavailable, ReportTransientError
 from hospitium.reports.models import GeneratedReport, ReportPolicy
 from hospitium.tenancy.context import current_hospital
+from hospitium.tenancy.router import current_side_alias
 
 logger = logging.getLogger("hospitium.reports")
 
@@ -168,16 +175,18 @@ class _Lease:
         callback: Callable[[int], None] | None,
         *,
         model: Any = GeneratedReport,
+        using: str | None = None,
     ) -> None:
         self.report_id = report_id
         self.attempt = attempt
         self.callback = callback
         self.model = model
+        self.using = using
         self.percent = 0
         self.written_at = time.monotonic()
 
     def mine(self) -> Any:
-        return self.model.objects.filter(
+        return self.model.objects.using(self.using).filter(
             pk=self.report_id, status=Status.GENERATING, attempts=self.attempt
         )
 
@@ -202,13 +211,17 @@ def take_lease(report_id: uuid.UUID | str) -> GeneratedReport | None:
     now = timezone.now()
     from django.db.models import F
 
-    taken = GeneratedReport.objects.filter(pk=report_id, status=Status.QUEUED).update(
-        status=Status.GENERATING,
-        started_at=now,
-        progress=0,
-        lease_expires_at=now + dt.timedelta(seconds=lease_seconds()),
-        attempts=F("attempts") + 1,
-        error_message="",
+    taken = (
+        GeneratedReport.objects.using(current_side_alias())
+        .filter(pk=report_id, status=Status.QUEUED)
+        .update(
+            status=Status.GENERATING,
+            started_at=now,
+            progress=0,
+            lease_expires_at=now + dt.timedelta(seconds=lease_seconds()),
+            attempts=F("attempts") + 1,
+            error_message="",
+        )
     )
     if not taken:
         return None
@@ -235,7 +248,7 @@ def report_generate(
     if report is None:
         logger.info("report %s is not queued any more; nothing to do", report_id)
         return None
-    lease = _Lease(report.pk, report.attempts, progress)
+    lease = _Lease(report.pk, report.attempts, progress, using=current_side_alias())
     started = time.monotonic()
     built: files.BuiltFile | None = None
     stored_name = ""
@@ -302,10 +315,7 @@ def _after_failure(report: Any, lease: _Lease, exc: Exception, *, label: str = "
                 lease_expires_at=now + dt.timedelta(seconds=QUEUE_GRACE_SECONDS),
             )
             raise ReportTransientError(str(report.pk)) from exc
-        message = (
-            "The report could not be stored after several attempts (storage or database "
-            "unavailable). Please try again later."
-        )
+        message = _gave_up_message(report.attempts, exc)
         logger.error("%s %s failed after %d attempts: %r", label, report.pk, report.attempts, exc)
     elif isinstance(exc, HospitiumError):
         message = exc.message
@@ -318,6 +328,20 @@ def _after_failure(report: Any, lease: _Lease, exc: Exception, *, label: str = "
         error_message=message[:500],
         finished_at=now,
         lease_expires_at=None,
+    )
+
+
+def _gave_up_message(attempts: int, exc: BaseException) -> str:
+    """What the requester reads when transient errors used up every attempt: which part was
+    unavailable (the file storage, or the hospital's database), not a guess between the two."""
+    if isinstance(exc, ReportStorageUnavailable):
+        cause = "the file storage could not store its file"
+    else:
+        cause = "the hospital's database was busy or unavailable"
+    tries = "attempt" if attempts == 1 else "attempts"
+    return (
+        f"The report could not be generated: {cause} on each of {attempts} {tries}. "
+        "Nothing is wrong with its parameters: please try again later."
     )
 
 

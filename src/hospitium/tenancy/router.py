@@ -44,6 +44,16 @@ def current_alias(*, write: bool) -> str:
     return alias
 
 
+def current_side_alias() -> str:
+    """The alias for short writes to the current hospital's store made while this thread's
+    connection to it is still reading (``stores.side_alias``): a report's progress and lease.
+    Raises as ``current_alias(write=True)``."""
+    current_alias(write=True)
+    alias = stores.side_alias(current_hospital())
+    stores.touch(alias)
+    return alias
+
+
 def _check_instance(hints: dict[str, Any]) -> None:
     """Refuse to use a row of one hospital in another's context.
 

@@ -55,6 +55,7 @@ __all__ = [
     "open_aliases",
     "placement_for_new",
     "register_alias",
+    "side_alias",
     "sqlite_config",
     "store_file_name",
     "store_for",
@@ -98,6 +99,15 @@ def alias_for(ref: HospitalRef) -> str:
     alias: str | None = ref.derived.get("alias")
     if alias is None:
         alias = ref.derived["alias"] = store_for(ref).alias(ref)
+    return alias
+
+
+def side_alias(ref: HospitalRef) -> str:
+    """The alias for short writes made while this thread's connection to the hospital's store
+    is still reading (``Store.side_alias``). Raises as ``alias_for``."""
+    alias: str | None = ref.derived.get("side_alias")
+    if alias is None:
+        alias = ref.derived["side_alias"] = store_for(ref).side_alias(ref)
     return alias
 
 

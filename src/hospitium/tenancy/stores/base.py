@@ -19,6 +19,13 @@ class Store(ABC):
     def alias(self, ref: HospitalRef) -> str:
         """The connection alias that reaches this hospital's store."""
 
+    def side_alias(self, ref: HospitalRef) -> str:
+        """The alias for short writes made while this thread's ``alias`` connection is still
+        reading (a report renewing its lease in the middle of a listing). The same alias here:
+        a store whose readers and writers never wait on each other (PostgreSQL) needs no
+        second connection."""
+        return self.alias(ref)
+
     @abstractmethod
     def store_name(self, code: str) -> str:
         """The store's name in this placement (a file name, or a schema)."""

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 ALIAS_PREFIX = "hospital:"
 READ_ONLY_SUFFIX = ":ro"
+SIDE_SUFFIX = ":side"
 ENGINE = "hospitium.tenancy.backends.sqlite3"
 
 
@@ -75,10 +76,8 @@ def sqlite_config(path: Path, *, mode: str = "rw") -> dict[str, Any]:
 
 def config_for_alias(alias: str) -> dict[str, Any]:
     """The DATABASES entry a ``hospital:CODE[:ro]`` alias stands for."""
-    rest = alias[len(ALIAS_PREFIX) :]
-    read_only = rest.endswith(READ_ONLY_SUFFIX)
-    code = rest[: -len(READ_ONLY_SUFFIX)] if read_only else rest
-    return sqlite_config(store_path(code), mode="ro" if read_only else "rw")
+    code, _, suffix = alias[len(ALIAS_PREFIX) :].partition(":")
+    return sqlite_config(store_path(code), mode="ro" if f":{suffix}" == READ_ONLY_SUFFIX else "rw")
 
 
 registry.add_resolver(ALIAS_PREFIX, config_for_alias)
@@ -99,6 +98,14 @@ class SqliteStore(Store):
     def alias(self, ref: HospitalRef) -> str:
         alias = ALIAS_PREFIX + ref.code
         return alias + READ_ONLY_SUFFIX if ref.read_only else alias
+
+    def side_alias(self, ref: HospitalRef) -> str:
+        # A connection of its own. A write on a connection whose SELECT is still stepping
+        # must turn that statement's read snapshot into the write lock: refused at once
+        # ("database is locked", the busy timeout does not apply) when another connection
+        # committed since the SELECT began, and otherwise held, uncommitted, until the SELECT
+        # ends, so every other writer of the hospital waits on a report's reading.
+        return self.alias(ref) if ref.read_only else ALIAS_PREFIX + ref.code + SIDE_SUFFIX
 
     def store_name(self, code: str) -> str:
         return store_file_name(code)
