@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -67,6 +68,8 @@ def _isolated_home(settings, tmp_path: Path) -> Iterator[Path]:
     settings.HOSPITIUM_TEMPLATE_DIR = _SESSION_HOME / "templates"
     settings.HOSPITIUM_TENANT_CACHE_SECONDS = 0
     forget_cached_hospitals()
+    # Rate limits count in the cache: each test starts with none spent.
+    cache.clear()
     yield home
     stores.close_hospital_connections()
     if storehelp.on_postgres():

@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from hospitium.core.errors import Category, HospitiumError
@@ -27,16 +27,14 @@ class TokenRequestSerializer(serializers.Serializer[Any]):
     password = serializers.CharField(trim_whitespace=False)
 
 
-class LoginThrottle(AnonRateThrottle):
-    rate = "20/minute"
-
-
 class ObtainTokenView(APIView):
     """Exchange an email and password for an API token (``Authorization: Token …``)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
-    throttle_classes = [LoginThrottle]
+    # Per client address, at HOSPITIUM_RATE_TOKEN; django-axes locks out guessing besides.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
     serializer_class = TokenRequestSerializer
 
     def post(self, request: Request) -> Response:

@@ -59,3 +59,23 @@ class RequestIdMiddleware:
                 var.reset(token)  # type: ignore[attr-defined]
         response["X-Request-ID"] = request_id
         return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """Adds settings.HOSPITIUM_CSP as the Content-Security-Policy of every response that has
+    none of its own.
+
+    Django 5.2 has no CSP support (it arrives in Django 6.0, which needs Python 3.12) and no CSP
+    package is installed; one fixed header needs no more than this.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.conf import settings
+
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = settings.HOSPITIUM_CSP
+        return response

@@ -125,6 +125,8 @@ class FleetTemplateViewSet(viewsets.GenericViewSet[Any]):
     permission_classes = [IsPlatformSuperuser]
     lookup_value_regex = r"[a-z0-9_]{1,64}"
     pagination_class = None
+    #: Set for ``generate`` only (ScopedRateThrottle, HOSPITIUM_RATE_REPORTS).
+    throttle_scope: str | None = None
 
     def list(self, request: Request) -> Response:
         return Response(
@@ -141,7 +143,12 @@ class FleetTemplateViewSet(viewsets.GenericViewSet[Any]):
         )
 
     @extend_schema(request=FleetGenerateSerializer, responses={202: FleetReportSerializer})
-    @action(detail=True, methods=["post"], serializer_class=FleetGenerateSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        serializer_class=FleetGenerateSerializer,
+        throttle_scope="reports",
+    )
     def generate(self, request: Request, pk: str | None = None) -> Response:
         serializer = FleetGenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -135,6 +135,8 @@ class ReportTemplateViewSet(viewsets.GenericViewSet[Any]):
     permission_classes = [IsHospitalMember, ReportsPermission]
     lookup_value_regex = r"[a-z0-9_]{1,64}"
     pagination_class = None
+    #: Set for ``generate`` only (ScopedRateThrottle, HOSPITIUM_RATE_REPORTS).
+    throttle_scope: str | None = None
 
     def list(self, request: Request) -> Response:
         code_templates = registry.templates()
@@ -156,7 +158,9 @@ class ReportTemplateViewSet(viewsets.GenericViewSet[Any]):
             )
         return Response(rows)
 
-    @action(detail=True, methods=["post"], serializer_class=GenerateSerializer)
+    @action(
+        detail=True, methods=["post"], serializer_class=GenerateSerializer, throttle_scope="reports"
+    )
     def generate(self, request: Request, pk: str | None = None) -> Response:
         serializer = GenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hospitium.settings.env import env_int, env_rate
+
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "hospitium.core.api.SessionAuthentication",
@@ -28,8 +30,22 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
+        # Only views that name a throttle_scope: the token and report generation.
+        "rest_framework.throttling.ScopedRateThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/minute", "user": "2000/minute"},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("HOSPITIUM_RATE_ANON", "120/minute"),
+        "user": env_rate("HOSPITIUM_RATE_USER", "2000/minute"),
+        # Per client address: every sign-in form (hospitium.core.throttling) and the token.
+        "sign_in": env_rate("HOSPITIUM_RATE_SIGN_IN", "30/minute"),
+        "token": env_rate("HOSPITIUM_RATE_TOKEN", "30/minute"),
+        # Per user: asking for a report (of a hospital or the whole fleet) to be generated.
+        "reports": env_rate("HOSPITIUM_RATE_REPORTS", "60/hour"),
+    },
+    # The client's address is REMOTE_ADDR unless this many proxies in front add theirs to
+    # X-Forwarded-For. DRF's default (None) believes the header as sent, so a client could
+    # name a new address on every request and never be limited.
+    "NUM_PROXIES": env_int("HOSPITIUM_NUM_PROXIES", 0, minimum=0),
     # DRF would read ``?format=`` as a switch of the response's renderer, which takes the name
     # from filters that mean a report's file format (``/api/reports/generated/?format=pdf``
     # answered 404: no renderer called pdf). The representation is chosen by the Accept header.

@@ -76,6 +76,7 @@ INSTALLED_APPS = PLATFORM_APPS + HOSPITAL_APPS + WEB_APPS
 MIDDLEWARE = [
     "hospitium.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "hospitium.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
     "hospitium.tenancy.middleware.HospitalMiddleware",
+    "hospitium.core.throttling.SignInThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "hospitium.urls"

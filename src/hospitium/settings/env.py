@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -69,5 +70,19 @@ def env_url(name: str, *, schemes: tuple[str, ...]) -> str | None:
     if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
         raise ImproperlyConfigured(
             f"{name} must be a URL starting with one of {schemes}; got {raw!r}"
+        )
+    return raw
+
+
+_RATE = re.compile(r"[1-9][0-9]*/(second|minute|hour|day)")
+
+
+def env_rate(name: str, default: str) -> str:
+    """Return the variable as a rate for DRF's throttles, like ``10/minute``."""
+    raw = os.environ.get(name, "").strip() or default
+    if not _RATE.fullmatch(raw):
+        raise ImproperlyConfigured(
+            f"{name} must be a number of requests per second, minute, hour or day, like "
+            f"10/minute; got {raw!r}"
         )
     return raw
