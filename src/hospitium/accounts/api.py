@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from hospitium.core.api import StrictSerializer
 from hospitium.core.errors import Category, HospitiumError
 
 
@@ -22,9 +23,10 @@ class InvalidCredentials(HospitiumError):
     default_message = "The email or password is wrong, or the account is locked."
 
 
-class TokenRequestSerializer(serializers.Serializer[Any]):
-    email = serializers.EmailField()
-    password = serializers.CharField(trim_whitespace=False)
+class TokenRequestSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    # Long enough for any passphrase; short enough that hashing it is not a way to burn CPU.
+    password = serializers.CharField(trim_whitespace=False, max_length=1024)
 
 
 class ObtainTokenView(APIView):

@@ -27,6 +27,7 @@ from hospitium.admissions.services import (
     ward_rename,
 )
 from hospitium.audit.services import audit_record
+from hospitium.core.api import StrictModelSerializer, StrictSerializer
 from hospitium.core.errors import BusinessRuleViolation, ValidationFailed
 from hospitium.core.resources import HospitalResource
 from hospitium.patients.models import Patient
@@ -46,7 +47,7 @@ def _time_param(request: Request, name: str = "at") -> dt.datetime | None:
 # --- wards -------------------------------------------------------------------------------------
 
 
-class WardSerializer(serializers.ModelSerializer[Ward]):
+class WardSerializer(StrictModelSerializer[Ward]):
     bed_count = serializers.IntegerField(read_only=True, default=0)
     occupied_count = serializers.IntegerField(read_only=True, default=0)
 
@@ -93,7 +94,7 @@ class WardViewSet(HospitalResource):
 # --- beds --------------------------------------------------------------------------------------
 
 
-class BedSerializer(serializers.ModelSerializer[Bed]):
+class BedSerializer(StrictModelSerializer[Bed]):
     ward = serializers.PrimaryKeyRelatedField(
         queryset=Ward.objects.all(), source="room.ward", required=True
     )
@@ -170,7 +171,7 @@ class BedViewSet(HospitalResource):
 # --- admissions --------------------------------------------------------------------------------
 
 
-class AdmissionSerializer(serializers.ModelSerializer[Admission]):
+class AdmissionSerializer(StrictModelSerializer[Admission]):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     bed = serializers.PrimaryKeyRelatedField(queryset=Bed.objects.all())
     bed_label = serializers.CharField(source="bed.__str__", read_only=True)
@@ -201,11 +202,11 @@ class AdmissionSerializer(serializers.ModelSerializer[Admission]):
         ]
 
 
-class DischargeSerializer(serializers.Serializer[Any]):
+class DischargeSerializer(StrictSerializer):
     discharged_at = serializers.DateTimeField(required=False)
 
 
-class TransferSerializer(serializers.Serializer[Any]):
+class TransferSerializer(StrictSerializer):
     bed = serializers.PrimaryKeyRelatedField(queryset=Bed.objects.all())
     at = serializers.DateTimeField(required=False)
 

@@ -9,17 +9,18 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import filters, mixins, serializers
+from rest_framework import filters, mixins
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hospitium.audit.models import AuditEvent
 from hospitium.audit.selectors import audit_event_list, events_since
+from hospitium.core.api import StrictModelSerializer
 from hospitium.core.resources import HospitalResource
 
 
-class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+class AuditEventSerializer(StrictModelSerializer[AuditEvent]):
     class Meta:
         model = AuditEvent
         fields = [

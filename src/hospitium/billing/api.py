@@ -35,13 +35,14 @@ from hospitium.billing.services import (
     payment_record,
     payment_void,
 )
+from hospitium.core.api import StrictModelSerializer, StrictSerializer, refuse_body
 from hospitium.core.errors import NotFound
 from hospitium.core.resources import UUID_PATTERN, HospitalResource
 from hospitium.encounters.models import Visit
 from hospitium.patients.models import Patient
 
 
-class InvoiceLineSerializer(serializers.ModelSerializer[InvoiceLine]):
+class InvoiceLineSerializer(StrictModelSerializer[InvoiceLine]):
     amount = serializers.SerializerMethodField()
 
     class Meta:
@@ -58,7 +59,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer[InvoiceLine]):
         return str((line.quantity * line.unit_price).quantize(CENT))
 
 
-class InvoiceSerializer(serializers.ModelSerializer[Invoice]):
+class InvoiceSerializer(StrictModelSerializer[Invoice]):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     visit = serializers.PrimaryKeyRelatedField(
         queryset=Visit.objects.all(), allow_null=True, required=False
@@ -128,7 +129,7 @@ class InvoiceFilter(django_filters.FilterSet):
         fields = ["patient", "status", "visit", "admission"]
 
 
-class ReasonSerializer(serializers.Serializer[Any]):
+class ReasonSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 
@@ -191,6 +192,7 @@ class InvoiceViewSet(HospitalResource):
 
     @action(detail=True, methods=["post"])
     def issue(self, request: Request, pk: str | None = None) -> Response:
+        refuse_body(request)
         invoice_issue(invoice=self.get_object())
         return self._answer(pk)
 
@@ -208,7 +210,7 @@ def _with_amounts_any(invoice_id: Any) -> Invoice:
     return with_amounts(Invoice.all_objects.filter(pk=invoice_id)).get()
 
 
-class PaymentSerializer(serializers.ModelSerializer[Payment]):
+class PaymentSerializer(StrictModelSerializer[Payment]):
     invoice = serializers.PrimaryKeyRelatedField(queryset=Invoice.objects.all())
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     paid_at = serializers.DateTimeField(required=False)

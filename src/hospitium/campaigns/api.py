@@ -27,6 +27,7 @@ from hospitium.campaigns.services import (
     participation_join,
     participation_set_outcome,
 )
+from hospitium.core.api import StrictModelSerializer, StrictSerializer
 from hospitium.core.context import roles_var
 from hospitium.core.errors import ValidationFailed
 from hospitium.core.resources import HospitalResource
@@ -34,7 +35,7 @@ from hospitium.patients.models import Patient
 from hospitium.tenancy.permissions import RoleDenied
 
 
-class CampaignSerializer(serializers.ModelSerializer[Campaign]):
+class CampaignSerializer(StrictModelSerializer[Campaign]):
     participant_count = serializers.SerializerMethodField()
 
     class Meta:
@@ -62,7 +63,7 @@ class CampaignSerializer(serializers.ModelSerializer[Campaign]):
         return int(count) if count is not None else campaign.participations.count()
 
 
-class ParticipationSerializer(serializers.ModelSerializer[Participation]):
+class ParticipationSerializer(StrictModelSerializer[Participation]):
     campaign = serializers.PrimaryKeyRelatedField(queryset=Campaign.objects.all())
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     joined_at = serializers.DateTimeField(required=False)
@@ -84,10 +85,12 @@ class ParticipationSerializer(serializers.ModelSerializer[Participation]):
         return value
 
 
-class JoinSerializer(serializers.Serializer[Any]):
+class JoinSerializer(StrictSerializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     joined_at = serializers.DateTimeField(required=False)
-    outcome = serializers.CharField(required=False)
+    outcome = serializers.CharField(
+        required=False, max_length=Participation._meta.get_field("outcome").max_length
+    )
 
 
 class CampaignFilter(django_filters.FilterSet):

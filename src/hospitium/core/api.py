@@ -1,18 +1,22 @@
-"""The API's error envelope: every error answers
-``{"error": {"code", "message", "category", "fields", "request_id"}}``."""
+"""What every API view shares: the error envelope (every error answers
+``{"error": {"code", "message", "category", "fields", "request_id"}}``) and the strict base
+serializers that refuse fields a body should not carry."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.http import Http404, HttpRequest, JsonResponse
 from drf_spectacular.authentication import SessionScheme as SpectacularSessionScheme
 from rest_framework import exceptions as drf
+from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication as DrfSessionAuthentication
 from rest_framework.authentication import TokenAuthentication as DrfTokenAuthentication
 from rest_framework.request import Request
@@ -23,21 +27,59 @@ from hospitium.core.errors import Category, HospitiumError, InternalError, Reque
 
 logger = logging.getLogger(__name__)
 
+_M = TypeVar("_M", bound=models.Model)
+
+
+#: The CSRF token an HTML form (DRF's browsable API) posts beside its fields: not data.
+_FORM_TOKEN_FIELD = "csrfmiddlewaretoken"  # noqa: S105 (a field name, not a secret)
+
 
 class StrictFieldsMixin:
-    """For a serializer: a key in the body that the serializer does not declare is an error
-    (``fields`` names it), not silently dropped as DRF does by default — for bodies where a
-    misspelt option would otherwise change what the request does without a word (a report
-    generated without the rows its ``include_rows`` typo asked for)."""
+    """For a serializer: a key in the body that the serializer does not declare, or declares
+    read-only, is an error (``fields`` names it) instead of being dropped without a word as DRF
+    does by default. A misspelt field (``mrnx``) or one the client may not set (an appointment's
+    ``status``) would otherwise answer 200 and change nothing, or not what was asked."""
 
     def to_internal_value(self, data: Any) -> Any:
-        """Refuse undeclared keys; raises rest_framework.exceptions.ValidationError."""
+        """Refuse undeclared and read-only keys; raises DRF's ValidationError."""
         fields = self.fields  # type: ignore[attr-defined]
-        if isinstance(data, dict):
-            unknown = sorted(str(key) for key in data if key not in fields)
-            if unknown:
-                raise drf.ValidationError({key: ["This field is unknown."] for key in unknown})
+        if isinstance(data, Mapping):
+            errors: dict[str, list[str]] = {}
+            for key in sorted(str(key) for key in data if key != _FORM_TOKEN_FIELD):
+                field = fields.get(key)
+                if field is None:
+                    errors[key] = ["This field is unknown."]
+                elif field.read_only:
+                    errors[key] = ["This field is read-only."]
+            if errors:
+                raise drf.ValidationError(errors)
         return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+    """Base of the API's plain serializers (action bodies, descriptions of answers)."""
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer[_M]):
+    """Base of the API's model serializers."""
+
+
+class OutputSerializer(StrictSerializer):
+    """Base of serializers that only describe an answer (for the OpenAPI document)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if "data" in kwargs:
+            raise TypeError(f"{type(self).__name__} describes answers; it does not read bodies.")
+        super().__init__(*args, **kwargs)
+
+
+class NoBody(StrictSerializer):
+    """The body of an action that takes none: an empty body or ``{}``; any key is unknown."""
+
+
+def refuse_body(request: Request) -> None:
+    """Raise ValidationError (400) if ``request`` carries fields to an action that takes none."""
+    NoBody(data=request.data).is_valid(raise_exception=True)
 
 
 class CsrfFailed(drf.PermissionDenied):

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hospitium.audit.services import audit_record
+from hospitium.core.api import StrictSerializer
 from hospitium.core.errors import BusinessRuleViolation, NotFound, ValidationFailed
 from hospitium.tenancy.permissions import IsHospitalMember, RolePermission
 from hospitium.tenancy.router import current_alias
@@ -27,7 +28,7 @@ from hospitium.tenancy.router import current_alias
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 
-class VoidSerializer(serializers.Serializer[Any]):
+class VoidSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, allow_blank=False, trim_whitespace=True)
 
 
@@ -134,13 +135,14 @@ class HospitalResource(viewsets.GenericViewSet[Any]):
     @action(detail=True, methods=["post"], url_path="void")
     def void(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         instance = self.get_object()
-        if not hasattr(instance, "voided_at"):
-            raise BusinessRuleViolation("This kind of record is deleted, not voided.")
         serializer = VoidSerializer(data=request.data)
         if not serializer.is_valid():
-            raise ValidationFailed(
-                "Say why the record is voided.", fields={"reason": ["A reason is required."]}
-            )
+            fields = {key: [str(m) for m in errors] for key, errors in serializer.errors.items()}
+            if "reason" in fields:
+                fields["reason"] = ["A reason is required."]
+            raise ValidationFailed("Say why the record is voided.", fields=fields)
+        if not hasattr(instance, "voided_at"):
+            raise BusinessRuleViolation("This kind of record is deleted, not voided.")
         voided = self.void_object(instance, serializer.validated_data["reason"])
         return Response(self.get_serializer(voided).data)
 

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hospitium.accounts.roles import WRITE, allowed
+from hospitium.core.api import StrictModelSerializer, StrictSerializer
 from hospitium.core.context import roles_var
 from hospitium.core.resources import HospitalResource
 from hospitium.encounters.models import Diagnosis, Treatment, Visit
@@ -60,7 +61,7 @@ def _require_write(resource: str) -> None:
 # --- serializers -----------------------------------------------------------------------------
 
 
-class DiagnosisSerializer(serializers.ModelSerializer[Diagnosis]):
+class DiagnosisSerializer(StrictModelSerializer[Diagnosis]):
     # The code itself (the column of the foreign key to the code list); the service checks it.
     code = serializers.CharField(max_length=20)
 
@@ -72,7 +73,7 @@ class DiagnosisSerializer(serializers.ModelSerializer[Diagnosis]):
         validators: list[Any] = []
 
 
-class TreatmentSerializer(serializers.ModelSerializer[Treatment]):
+class TreatmentSerializer(StrictModelSerializer[Treatment]):
     class Meta:
         model = Treatment
         fields = [
@@ -93,7 +94,7 @@ class TreatmentSerializer(serializers.ModelSerializer[Treatment]):
         }
 
 
-class VisitSerializer(serializers.ModelSerializer[Visit]):
+class VisitSerializer(StrictModelSerializer[Visit]):
     # Resolved in the current hospital's store: another hospital's id is simply not there, and
     # the message is the same for it as for an id that never existed.
     patient = serializers.PrimaryKeyRelatedField(
@@ -134,7 +135,7 @@ class VisitSerializer(serializers.ModelSerializer[Visit]):
         return value
 
 
-class CloseSerializer(serializers.Serializer[Any]):
+class CloseSerializer(StrictSerializer):
     ended_at = serializers.DateTimeField(required=False, allow_null=True)
 
 

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hospitium.core.api import StrictModelSerializer, StrictSerializer
 from hospitium.core.resources import HospitalResource
 from hospitium.encounters.models import Visit
 from hospitium.feedback.models import Feedback
@@ -18,7 +19,7 @@ from hospitium.feedback.selectors import feedback_get, feedback_list
 from hospitium.feedback.services import feedback_delete, feedback_respond, feedback_submit
 
 
-class FeedbackSerializer(serializers.ModelSerializer[Feedback]):
+class FeedbackSerializer(StrictModelSerializer[Feedback]):
     visit = serializers.PrimaryKeyRelatedField(queryset=Visit.objects.all())
     submitted_at = serializers.DateTimeField(required=False)
     response_seconds = serializers.SerializerMethodField(
@@ -52,8 +53,12 @@ class FeedbackSerializer(serializers.ModelSerializer[Feedback]):
         return int((feedback.responded_at - feedback.submitted_at).total_seconds())
 
 
-class RespondSerializer(serializers.Serializer[Any]):
-    response = serializers.CharField(allow_blank=True, trim_whitespace=True)
+class RespondSerializer(StrictSerializer):
+    response = serializers.CharField(
+        allow_blank=True,
+        trim_whitespace=True,
+        max_length=Feedback._meta.get_field("response").max_length,
+    )
     responded_at = serializers.DateTimeField(required=False)
 
 

@@ -12,9 +12,9 @@ from hospitium.encounters.models import Visit
 class Feedback(HospitalModel):
     visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="feedback")
     rating = models.PositiveSmallIntegerField()
-    comment = models.TextField(blank=True, default="")
+    comment = models.TextField(max_length=4000, blank=True, default="")
     submitted_at = models.DateTimeField()
-    response = models.TextField(blank=True, default="")
+    response = models.TextField(max_length=4000, blank=True, default="")
     responded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

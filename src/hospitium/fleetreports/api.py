@@ -23,7 +23,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from hospitium.core.api import StrictFieldsMixin
+from hospitium.core.api import OutputSerializer, StrictModelSerializer, StrictSerializer
 from hospitium.core.resources import UUID_PATTERN
 from hospitium.fleetreports.models import FleetReport
 from hospitium.fleetreports.selectors import fleet_report_get, fleet_report_list
@@ -52,7 +52,7 @@ class IsPlatformSuperuser(BasePermission):
         return True
 
 
-class FleetGenerateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+class FleetGenerateSerializer(StrictSerializer):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     format = serializers.CharField(max_length=16)
@@ -65,7 +65,7 @@ class FleetGenerateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     )
 
 
-class FleetReportSerializer(serializers.ModelSerializer[FleetReport]):
+class FleetReportSerializer(StrictModelSerializer[FleetReport]):
     download_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -100,7 +100,7 @@ class FleetReportSerializer(serializers.ModelSerializer[FleetReport]):
         return f"/api/reports/fleet/generated/{report.pk}/download/"
 
 
-class FleetTemplateSerializer(serializers.Serializer[Any]):
+class FleetTemplateSerializer(OutputSerializer):
     id = serializers.CharField()
     title = serializers.CharField()
     description = serializers.CharField()
@@ -108,7 +108,7 @@ class FleetTemplateSerializer(serializers.Serializer[Any]):
     filters = serializers.ListField(child=serializers.CharField())
 
 
-class FleetStatusSerializer(serializers.Serializer[Any]):
+class FleetStatusSerializer(OutputSerializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
     progress = serializers.IntegerField()

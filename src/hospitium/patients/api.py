@@ -11,13 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hospitium.audit.services import audit_record
+from hospitium.core.api import StrictModelSerializer
 from hospitium.core.resources import HospitalResource
 from hospitium.patients.models import Patient
 from hospitium.patients.selectors import patient_list
 from hospitium.patients.services import patient_delete, patient_register, patient_update
 
 
-class PatientSerializer(serializers.ModelSerializer[Patient]):
+class PatientSerializer(StrictModelSerializer[Patient]):
     class Meta:
         model = Patient
         fields = [

@@ -27,7 +27,7 @@ class Patient(HospitalModel):
     sex = models.CharField(max_length=8, choices=Sex.choices, default=Sex.UNKNOWN)
     phone = models.CharField(max_length=40, blank=True, default="")
     email = models.EmailField(blank=True, default="")
-    address = models.TextField(blank=True, default="")
+    address = models.TextField(max_length=1000, blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     #: Who registered the patient; a user who registered patients cannot simply be deleted.
     registered_by = PlatformRef("accounts.User", on_delete=PROTECT, null=True, blank=True)

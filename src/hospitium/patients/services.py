@@ -49,6 +49,7 @@ def patient_register(
     phone: str = "",
     email: str = "",
     address: str = "",
+    status: str = Patient.Status.ACTIVE,
     registered_by: User | None = None,
 ) -> Patient:
     """Register a patient in the current hospital.
@@ -64,6 +65,7 @@ def patient_register(
         "phone": phone.strip(),
         "email": email.strip(),
         "address": address.strip(),
+        "status": status,
     }
     _validate(fields)
     if Patient.objects.filter(mrn=fields["mrn"]).exists():

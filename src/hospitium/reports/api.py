@@ -26,9 +26,9 @@ from rest_framework.response import Response
 
 from hospitium.accounts.roles import READ, WRITE, allowed
 from hospitium.audit.services import audit_record
-from hospitium.core.api import StrictFieldsMixin
+from hospitium.core.api import OutputSerializer, StrictModelSerializer, StrictSerializer
 from hospitium.core.context import actor_var, client_ip_var, roles_var
-from hospitium.core.errors import NotFound, ValidationFailed
+from hospitium.core.errors import NotFound
 from hospitium.core.resources import UUID_PATTERN
 from hospitium.reports import registry
 from hospitium.reports.configuration import (
@@ -73,7 +73,7 @@ class ReportsPermission(BasePermission):
         )
 
 
-class GenerateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+class GenerateSerializer(StrictSerializer):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     filters = serializers.DictField(required=False, default=dict)
@@ -81,7 +81,7 @@ class GenerateSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     include_rows = serializers.BooleanField(required=False, default=False)
 
 
-class GeneratedReportSerializer(serializers.ModelSerializer[GeneratedReport]):
+class GeneratedReportSerializer(StrictModelSerializer[GeneratedReport]):
     download_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -117,7 +117,7 @@ class GeneratedReportSerializer(serializers.ModelSerializer[GeneratedReport]):
         return f"/api/reports/generated/{report.pk}/download/"
 
 
-class ReportTemplateOutSerializer(serializers.Serializer[Any]):
+class ReportTemplateOutSerializer(OutputSerializer):
     id = serializers.CharField()
     title = serializers.CharField()
     display_name = serializers.CharField()
@@ -269,7 +269,7 @@ class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
 # -- settings ----------------------------------------------------------------------------------
 
 
-class ReportTemplateSettingSerializer(serializers.Serializer[Any]):
+class ReportTemplateSettingSerializer(StrictSerializer):
     id = serializers.CharField(read_only=True, help_text="The template's key.")
     title = serializers.CharField(read_only=True, help_text="The template's own title.")
     enabled = serializers.BooleanField(required=False)
@@ -289,15 +289,6 @@ class ReportTemplateSettingSerializer(serializers.Serializer[Any]):
     updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        read_only = sorted(k for k in self.initial_data if k in self.fields and k not in attrs)
-        if unknown or read_only:
-            raise serializers.ValidationError(
-                {
-                    key: ["This field is unknown or cannot be changed."]
-                    for key in [*unknown, *read_only]
-                }
-            )
         if not attrs:
             raise serializers.ValidationError("Give at least one field to change.")
         return attrs
@@ -346,7 +337,7 @@ class ReportTemplateSettingViewSet(viewsets.GenericViewSet[Any]):
         return Response(_setting_out(str(pk), setting))
 
 
-class ReportRetentionSerializer(serializers.Serializer[Any]):
+class ReportRetentionSerializer(StrictSerializer):
     retention_days = serializers.IntegerField(
         min_value=RETENTION_MIN_DAYS,
         max_value=RETENTION_MAX_DAYS,
@@ -371,12 +362,6 @@ class ReportSettingsViewSet(viewsets.GenericViewSet[Any]):
         if request.method == "PATCH":
             serializer = ReportRetentionSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            unknown = sorted(set(request.data) - {"retention_days"})
-            if unknown:
-                raise ValidationFailed(
-                    "Only retention_days can be changed here.",
-                    fields={key: ["This field is unknown."] for key in unknown},
-                )
             policy = report_retention_update(**serializer.validated_data)
             return Response({"retention_days": policy.retention_days})
         return Response({"retention_days": retention_days()})

@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hospitium.core.api import StrictModelSerializer, refuse_body
 from hospitium.core.errors import BusinessRuleViolation, ValidationFailed
 from hospitium.core.resources import HospitalResource
 from hospitium.patients.models import Patient
@@ -28,7 +29,7 @@ from hospitium.scheduling.services import (
 from hospitium.staff.models import Practitioner
 
 
-class AppointmentSerializer(serializers.ModelSerializer[Appointment]):
+class AppointmentSerializer(StrictModelSerializer[Appointment]):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     practitioner = serializers.PrimaryKeyRelatedField(queryset=Practitioner.objects.all())
 
@@ -90,6 +91,7 @@ class AppointmentViewSet(HospitalResource):
         raise BusinessRuleViolation("Appointments are cancelled, not deleted: POST to …/cancel/.")
 
     def _status_change(self, service: Callable[..., Appointment]) -> Response:
+        refuse_body(self.request)
         appointment = service(appointment=self.get_object())
         return Response(self.get_serializer(appointment).data)
 

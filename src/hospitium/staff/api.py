@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework import serializers
 
+from hospitium.core.api import StrictModelSerializer
 from hospitium.core.errors import BusinessRuleViolation
 from hospitium.core.resources import HospitalResource
 from hospitium.staff.models import Department, Practitioner
@@ -20,7 +21,7 @@ from hospitium.staff.services import (
 )
 
 
-class DepartmentSerializer(serializers.ModelSerializer[Department]):
+class DepartmentSerializer(StrictModelSerializer[Department]):
     practitioner_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
@@ -31,7 +32,7 @@ class DepartmentSerializer(serializers.ModelSerializer[Department]):
         extra_kwargs: dict[str, dict[str, object]] = {"name": {"validators": []}}
 
 
-class PractitionerSerializer(serializers.ModelSerializer[Practitioner]):
+class PractitionerSerializer(StrictModelSerializer[Practitioner]):
     department = serializers.PrimaryKeyRelatedField(queryset=Department.objects.all())
     department_name = serializers.CharField(source="department.name", read_only=True)
     user = serializers.IntegerField(source="user_id", required=False, allow_null=True, min_value=1)
