@@ -68,6 +68,13 @@ class InvoiceSerializer(StrictModelSerializer[Invoice]):
         queryset=Admission.objects.all(), allow_null=True, required=False
     )
     lines = InvoiceLineSerializer(many=True, required=False)
+    # Not the model's default: the service fills in the hospital's own currency.
+    currency = serializers.CharField(
+        max_length=3,
+        required=False,
+        help_text="ISO 4217 code; the hospital's currency when left out, and the only one "
+        "accepted (another answers 422 currency_not_accepted).",
+    )
     total = serializers.SerializerMethodField()
     paid = serializers.SerializerMethodField()
     balance = serializers.SerializerMethodField()
