@@ -1,5 +1,6 @@
 """Request bodies the API cannot use answer a clear 4xx in the error envelope, never a 500:
-too large (413), nested too deep or not JSON at all (400), of a type it does not read (415)."""
+too large (413), nested too deep or not JSON at all (400), of a type it does not read (415);
+and a query string with a NUL character (400, which PostgreSQL would have failed on)."""
 
 from __future__ import annotations
 
@@ -118,3 +119,22 @@ def test_a_body_of_a_type_the_api_does_not_read_answers_415(
     error = envelope_of(response, status=415, code="unsupported_media_type", category="validation")
     assert "application/json" in error["message"]
     assert _no_patients()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/patients/?ordering=%00",  # reached the audit log's JSON record of the listing
+        "/api/patients/?search=a%00b",
+        "/api/reports/generated/?template=%00",  # a filter read by hand
+        "/api/reports/generated/?template=a+%00",
+    ],
+)
+def test_a_nul_character_in_a_query_string_answers_400_on_every_store(
+    hospital_a: Hospital, admin_a: User, query: str
+) -> None:
+    client = APIClient(raise_request_exception=False)
+    client.force_login(admin_a)
+    response = client.get(query, HTTP_HOST=ALPHA)
+    error = envelope_of(response, status=400, code="malformed_request", category="validation")
+    assert "NUL" in error["message"]

@@ -75,6 +75,7 @@ INSTALLED_APPS = PLATFORM_APPS + HOSPITAL_APPS + WEB_APPS
 
 MIDDLEWARE = [
     "hospitium.core.middleware.RequestIdMiddleware",
+    "hospitium.core.middleware.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "hospitium.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
