@@ -22,6 +22,7 @@ from rest_framework.test import APIClient
 
 from hospitium.accounts.models import User
 from hospitium.admissions.services import admission_admit
+from hospitium.audit.services import break_glass_open
 from hospitium.billing.services import invoice_issue, payment_record
 from hospitium.campaigns.services import participation_join
 from hospitium.core.api import (
@@ -66,8 +67,9 @@ def write_endpoints() -> list[tuple[str, str, Any]]:
 
 
 @pytest.fixture
-def one_of_each(hospital_a: Hospital) -> dict[str, str]:
+def one_of_each(hospital_a: Hospital, superuser: User) -> dict[str, str]:
     """One row of every kind a write route can address, in ALPHA: route basename → its id."""
+    glass = break_glass_open(user=superuser, hospital=hospital_a, reason="Walk every write")
     start = dt.datetime(2030, 1, 7, 9, 0, tzinfo=dt.UTC)
     with hospital_context(hospital_a):
         patient = factories.patient()
@@ -110,6 +112,8 @@ def one_of_each(hospital_a: Hospital) -> dict[str, str]:
             "report-template": template,
             "report-template-setting": template,
             "fleet-report-template": template,
+            "break-glass": str(glass.pk),
+            "platform-break-glass": str(glass.pk),
         }
 
 
@@ -133,7 +137,7 @@ def test_every_write_of_the_api_refuses_an_unknown_field_with_400_naming_it(
     for path, method, view in write_endpoints():
         basename = view.initkwargs.get("basename", "")
         url = _concrete(path, basename, one_of_each)
-        if path.startswith("/api/reports/fleet/"):
+        if path.startswith(("/api/reports/fleet/", "/api/platform/")):
             client, host = root, PLATFORM
         elif path.startswith("/api/auth/"):
             client, host = anonymous, PLATFORM
@@ -159,6 +163,8 @@ def test_every_write_of_the_api_refuses_an_unknown_field_with_400_naming_it(
         "PATCH /api/reports/settings/retention/",
         "POST /api/reports/fleet/templates/{pk}/generate/",
         "POST /api/auth/token/",
+        "POST /api/platform/break-glass/",
+        "POST /api/break-glass/{pk}/close/",
     ):
         assert expected in walked, expected
 

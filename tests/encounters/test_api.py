@@ -10,6 +10,7 @@ import pytest
 
 from hospitium.accounts.models import Role
 from hospitium.audit.models import AuditEvent
+from hospitium.audit.services import break_glass_open
 from hospitium.encounters.models import Diagnosis, Treatment, Visit
 from hospitium.tenancy.context import hospital_context
 from tests import factories
@@ -435,7 +436,14 @@ def test_the_role_matrix_decides_who_reads_and_writes(api, clinic, role, resourc
         assert counts(clinic.hospital) == expected[resource]
 
 
-def test_a_superuser_may_do_everything(api, clinic, superuser):
+def test_a_superuser_reads_nothing_without_break_glass(api, clinic, superuser):
+    api.force_login(superuser)
+    for path in ("/api/visits/", f"/api/visits/{clinic.visit.pk}/"):
+        assert error_of(api.get(path, HTTP_HOST=ALPHA), 404)["code"] == "not_found"
+
+
+def test_a_superuser_with_break_glass_may_do_everything(api, clinic, superuser):
+    break_glass_open(user=superuser, hospital=clinic.hospital, reason="Fix a stuck visit")
     api.force_login(superuser)
     assert results(api.get("/api/visits/", HTTP_HOST=ALPHA))[0]["id"] == str(clinic.visit.pk)
     added = api.post(

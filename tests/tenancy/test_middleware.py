@@ -9,7 +9,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from hospitium.accounts.models import User
+from hospitium.accounts.models import Membership, Role, User
+from hospitium.audit.services import break_glass_open
 from hospitium.patients.models import Patient
 from hospitium.tenancy.context import hospital_context
 from hospitium.tenancy.models import Hospital
@@ -81,8 +82,9 @@ def test_a_hospital_is_found_by_the_x_hospital_header_on_a_platform_host(
     assert response.json()["code"] == "ALPHA"
 
 
-def test_each_host_addresses_its_own_hospital(api, superuser, hospital_a, hospital_b):
-    api.force_login(superuser)
+def test_each_host_addresses_its_own_hospital(api, doctor_a, hospital_b):
+    Membership.objects.create(user=doctor_a, hospital=hospital_b, role=Role.DOCTOR)
+    api.force_login(doctor_a)
     assert api.get("/api/hospital/", HTTP_HOST=ALPHA).json()["code"] == "ALPHA"
     assert api.get("/api/hospital/", HTTP_HOST=BRAVO).json()["code"] == "BRAVO"
     assert api.get("/api/hospital/", HTTP_HOST="bravo.localhost").json()["code"] == "BRAVO"
@@ -195,7 +197,16 @@ def test_a_member_passes(api, doctor_a, how):
 
 
 @AUTH_MODES
-def test_a_platform_superuser_passes_without_a_membership(api, superuser, hospital_a, how):
+def test_a_platform_superuser_is_not_a_member_by_default(api, superuser, hospital_a, how):
+    login(api, superuser, how)
+    for path in ("/api/hospital/", "/api/patients/"):
+        for address in ({"HTTP_HOST": ALPHA}, {"HTTP_X_HOSPITAL": "ALPHA"}):
+            assert error_of(api.get(path, **address), 404)["code"] == "not_found"
+
+
+@AUTH_MODES
+def test_a_platform_superuser_passes_with_break_glass_access(api, superuser, hospital_a, how):
+    break_glass_open(user=superuser, hospital=hospital_a, reason="Restore a lost record")
     login(api, superuser, how)
     response = api.get("/api/hospital/", HTTP_HOST=ALPHA)
     assert response.status_code == 200
@@ -296,8 +307,8 @@ def test_a_patient_created_through_bravo_lands_only_in_bravo(
         assert not Patient.objects.filter(mrn="NEW-1").exists()
 
 
-def test_the_same_mrn_may_be_used_by_two_hospitals(api, superuser, alpha_patient, hospital_b):
-    api.force_login(superuser)
+def test_the_same_mrn_may_be_used_by_two_hospitals(api, doctor_b, alpha_patient, hospital_b):
+    api.force_login(doctor_b)
     response = api.post(
         "/api/patients/", {**NEW_PATIENT, "mrn": "ALPHA-1"}, format="json", HTTP_HOST=BRAVO
     )
@@ -337,9 +348,9 @@ def test_an_archived_hospital_refuses_writes_with_409_read_only(api, doctor_a, a
         assert list(Patient.objects.values_list("mrn", flat=True)) == ["ALPHA-1"]
 
 
-def test_archiving_one_hospital_leaves_the_other_writable(api, superuser, hospital_a, hospital_b):
+def test_archiving_one_hospital_leaves_the_other_writable(api, doctor_b, hospital_a):
     hospital_archive(code="ALPHA")
-    api.force_login(superuser)
+    api.force_login(doctor_b)
     response = api.post("/api/patients/", NEW_PATIENT, format="json", HTTP_HOST=BRAVO)
     assert response.status_code == 201, response.content
 

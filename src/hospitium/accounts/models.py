@@ -96,3 +96,53 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.role} of {self.hospital.code}"
+
+
+class BreakGlassAccess(models.Model):
+    """A platform superuser's explicit access to one hospital's data, for a limited time.
+
+    Being a superuser grants nothing inside a hospital; while one of these is open (not closed,
+    not expired: checked on every request) the superuser acts there with every role. Opening
+    and closing one writes an event into that hospital's audit log, and the hospital's admins
+    list them (``/api/break-glass/``).
+    """
+
+    class Via(models.TextChoices):
+        API = "api", "API"
+        CLI = "cli", "Command line"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="break_glass")
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="break_glass")
+    reason = models.CharField(max_length=500)
+    opened_via = models.CharField(max_length=8, choices=Via.choices)
+    opened_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "hospital", "expires_at"], name="break_glass_lookup"),
+            models.Index(fields=["hospital", "opened_at"], name="break_glass_hospital"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("opened_at")),
+                name="break_glass_expires_after_opening",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(closed_at__isnull=True)
+                | models.Q(closed_at__gte=models.F("opened_at")),
+                name="break_glass_closed_after_opening",
+            ),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="break_glass_reason_given"),
+            models.CheckConstraint(
+                condition=models.Q(opened_via__in=["api", "cli"]), name="break_glass_via_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — break-glass into {self.hospital.code} until {self.expires_at}"

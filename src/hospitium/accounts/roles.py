@@ -44,6 +44,7 @@ MATRIX: Mapping[str, Mapping[str, frozenset[str]]] = {
     "campaigns": _rule(EVERYONE, CLINICAL),
     "participations": _rule(CLINICAL, CLINICAL),
     "audit-events": _rule({ADMIN}, set()),
+    "break-glass": _rule({ADMIN}, {ADMIN}),
     "reports": _rule({ADMIN, ANALYST}, {ADMIN, ANALYST}),
     "report-settings": _rule({ADMIN, ANALYST}, {ADMIN}),
 }

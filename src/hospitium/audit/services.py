@@ -3,25 +3,42 @@
 One small INSERT in the hospital's own store, in the caller's transaction for writes (so an
 event exists exactly when the change does) and on its own for reads. An archived hospital's
 store is read-only: its read events go to the structured log (logger ``hospitium.audit``).
+
+Break-glass accesses (a platform superuser's explicit, time-limited access to one hospital) are
+opened and closed here, because each is written into that hospital's log.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
+from hospitium.accounts.models import BreakGlassAccess, User
+from hospitium.audit.errors import (
+    BreakGlassHospitalNotActive,
+    BreakGlassNotOpen,
+    BreakGlassNotSuperuser,
+)
 from hospitium.audit.models import AuditEvent
 from hospitium.core.context import actor_var, client_ip_var, current_request_id
+from hospitium.core.errors import ValidationFailed
 from hospitium.core.ids import new_id
-from hospitium.tenancy.context import current_hospital
+from hospitium.tenancy.context import current_hospital, hospital_context
+from hospitium.tenancy.models import Hospital
 from hospitium.tenancy.router import current_alias
 
 logger = logging.getLogger("hospitium.audit")
+
+#: The object type of break-glass events in a hospital's audit log.
+BREAK_GLASS_TYPE = "break_glass"
 
 
 def audit_record(
@@ -131,3 +148,113 @@ def _plan(connection: Any) -> _Plan:
     )
     _plans[connection.vendor] = plan
     return plan
+
+
+# --- break-glass: a platform superuser's explicit, time-limited access to one hospital ------
+
+#: How long a break-glass access lasts unless asked otherwise, and at most, in minutes.
+BREAK_GLASS_DEFAULT_MINUTES = 60
+BREAK_GLASS_MAX_MINUTES = 240
+_REASON_MAX = 500
+
+
+@contextmanager
+def _acting_as(user: Any) -> Iterator[None]:
+    """Record ``user`` as the actor of the events written inside (the CLI has no signed-in one)."""
+    token = actor_var.set((user.pk, user.email))
+    try:
+        yield
+    finally:
+        actor_var.reset(token)
+
+
+def break_glass_open(
+    *,
+    user: User,
+    hospital: Hospital,
+    reason: str,
+    minutes: int = BREAK_GLASS_DEFAULT_MINUTES,
+    via: str = BreakGlassAccess.Via.API,
+) -> BreakGlassAccess:
+    """Give platform superuser ``user`` every role in ``hospital`` for ``minutes``, recorded
+    with its reason in that hospital's audit log (object type ``break_glass``).
+
+    Raises ValidationFailed (no reason, or minutes outside 1–BREAK_GLASS_MAX_MINUTES),
+    BreakGlassNotSuperuser, BreakGlassHospitalNotActive (an archived hospital's log is
+    read-only, and a hospital that is not serving has nothing to open).
+    """
+    reason = reason.strip()
+    fields: dict[str, list[str]] = {}
+    if not reason:
+        fields["reason"] = ["Say why this access is needed."]
+    elif len(reason) > _REASON_MAX:
+        fields["reason"] = [f"At most {_REASON_MAX} characters."]
+    if not 1 <= minutes <= BREAK_GLASS_MAX_MINUTES:
+        fields["minutes"] = [f"Between 1 and {BREAK_GLASS_MAX_MINUTES} minutes."]
+    if fields:
+        raise ValidationFailed("Some of the input is not valid.", fields=fields)
+    if not (user.is_active and user.is_superuser):
+        raise BreakGlassNotSuperuser()
+    if hospital.status != Hospital.Status.ACTIVE:
+        raise BreakGlassHospitalNotActive()
+    now = timezone.now()
+    with transaction.atomic(using=DEFAULT_DB_ALIAS, durable=True):
+        access = BreakGlassAccess.objects.create(
+            user=user,
+            hospital=hospital,
+            reason=reason,
+            opened_via=via,
+            opened_at=now,
+            expires_at=now + dt.timedelta(minutes=minutes),
+        )
+        # The hospital's event commits first (its store, autocommit), the platform row after:
+        # should the platform's commit fail, the log names an access that never opened, but
+        # an access can never be open without its event.
+        with hospital_context(hospital), _acting_as(user):
+            audit_record(
+                action=AuditEvent.Action.CREATE,
+                object_type=BREAK_GLASS_TYPE,
+                object_id=access.pk,
+                detail={
+                    "event": "opened",
+                    "user": user.email,
+                    "reason": reason,
+                    "minutes": minutes,
+                    "expires_at": access.expires_at.isoformat(),
+                    "via": via,
+                },
+            )
+    logger.warning(
+        "break-glass access %s opened for %s into %s for %d min",
+        access.pk,
+        user.email,
+        hospital.code,
+        minutes,
+    )
+    return access
+
+
+def break_glass_close(*, access: BreakGlassAccess, closed_by: User) -> BreakGlassAccess:
+    """End an open break-glass access now, recorded in the hospital's audit log.
+
+    Raises BreakGlassNotOpen when it is already closed or expired.
+    """
+    now = timezone.now()
+    if access.closed_at is not None or access.expires_at <= now:
+        raise BreakGlassNotOpen()
+    hospital = access.hospital
+    with transaction.atomic(using=DEFAULT_DB_ALIAS, durable=True):
+        closed = BreakGlassAccess.objects.filter(
+            pk=access.pk, closed_at__isnull=True, expires_at__gt=now
+        ).update(closed_at=now, closed_by=closed_by)
+        if not closed:
+            raise BreakGlassNotOpen()
+        with hospital_context(hospital), _acting_as(closed_by):
+            audit_record(
+                action=AuditEvent.Action.UPDATE,
+                object_type=BREAK_GLASS_TYPE,
+                object_id=access.pk,
+                detail={"event": "closed", "user": access.user.email, "by": closed_by.email},
+            )
+    access.refresh_from_db()
+    return access

@@ -1,5 +1,5 @@
-"""Whole-fleet reports over the REST API, for platform superusers only (from any host: the
-platform's, or a hospital's — the report covers every active hospital either way):
+"""Whole-fleet reports over the REST API, for platform superusers only, on the platform's host
+(a hospital's host is that hospital's data, where a superuser is an outsider):
 
 - ``GET  /api/reports/fleet/templates/`` and ``POST /api/reports/fleet/templates/{key}/generate/``
 - ``GET  /api/reports/fleet/generated/``, ``…/{id}/``, ``…/{id}/status/``, ``…/{id}/download/``,

@@ -19,7 +19,8 @@ class RoleDenied(PermissionRefused):
 
 
 class IsHospitalMember(BasePermission):
-    """Authenticated members of the addressed hospital (and platform superusers) pass.
+    """Authenticated members of the addressed hospital pass (a platform superuser only with an
+    open break-glass access: accounts.selectors.roles_of).
 
     A non-member gets 404, never 403, so a hospital's existence is not revealed.
     """

@@ -136,7 +136,8 @@ def is_member(*, user_id: int, hospital_id: int) -> bool:
 def bind_actor(*, user: object, hospital_id: int | None) -> frozenset[str]:
     """Record the signed-in user for logs and audit, and their roles in the hospital.
 
-    Returns the roles ({"*"} for a platform superuser; empty for a non-member).
+    Returns the roles (empty for a non-member; a platform superuser is one unless a
+    break-glass access is open, see accounts.selectors.roles_of).
     """
     from hospitium.accounts.selectors import roles_of
     from hospitium.core.context import actor_var, roles_var, user_id_var
@@ -153,10 +154,8 @@ def bind_actor(*, user: object, hospital_id: int | None) -> frozenset[str]:
     actor_var.set((pk, getattr(user, "email", "")))
     if hospital_id is None:
         return frozenset()
-    roles = (
-        frozenset({"*"})
-        if getattr(user, "is_superuser", False)
-        else roles_of(user_id=pk, hospital_id=hospital_id)
+    roles = roles_of(
+        user_id=pk, hospital_id=hospital_id, is_superuser=bool(getattr(user, "is_superuser", False))
     )
     roles_var.set(roles)
     return roles

@@ -1,4 +1,5 @@
-"""`hospitium hospitals create|list|archive|repair|backup|restore|delete|move|spares`."""
+"""`hospitium hospitals create|list|archive|repair|backup|restore|delete|move|spares`, and
+`hospitium hospitals break-glass` (a superuser's time-limited access to one hospital)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from hospitium.accounts.models import BreakGlassAccess, User, normalize_email
+from hospitium.audit.services import (
+    BREAK_GLASS_DEFAULT_MINUTES,
+    BREAK_GLASS_MAX_MINUTES,
+    break_glass_open,
+)
 from hospitium.core.errors import HospitiumError
 from hospitium.tenancy.backups import hospital_backup, hospital_delete, hospital_restore
 from hospitium.tenancy.migration import hospital_fingerprint
 from hospitium.tenancy.moves import hospital_move
 from hospitium.tenancy.provisioning import hospital_archive, hospital_create, hospital_repair
-from hospitium.tenancy.selectors import hospital_list
+from hospitium.tenancy.selectors import hospital_get, hospital_list
 from hospitium.tenancy.spares import spares_list, spares_refill
 
 
@@ -74,10 +81,25 @@ class Command(BaseCommand):
         )
         spares.add_argument("--server", help="only this server")
         spares.add_argument("--json", action="store_true")
+        glass = sub.add_parser(
+            "break-glass",
+            help="give a platform superuser time-limited access to one hospital's data "
+            "(written to that hospital's audit log)",
+        )
+        glass.add_argument("code")
+        glass.add_argument("--user", required=True, metavar="EMAIL", help="a platform superuser")
+        glass.add_argument("--reason", required=True, help="why; the hospital's admins read it")
+        glass.add_argument(
+            "--minutes",
+            type=int,
+            default=BREAK_GLASS_DEFAULT_MINUTES,
+            help=f"how long (default {BREAK_GLASS_DEFAULT_MINUTES}, "
+            f"at most {BREAK_GLASS_MAX_MINUTES})",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            getattr(self, f"do_{options['action']}")(options)
+            getattr(self, f"do_{options['action'].replace('-', '_')}")(options)
         except HospitiumError as exc:
             raise CommandError(exc.message, returncode=1) from exc
 
@@ -224,3 +246,20 @@ class Command(BaseCommand):
                     f"in {refill.seconds:.2f}s)"
                 )
             self.stdout.write(line)
+
+    def do_break_glass(self, options: dict[str, Any]) -> None:
+        email = normalize_email(options["user"])
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            raise CommandError(f"there is no user {email}", returncode=1)
+        access = break_glass_open(
+            user=user,
+            hospital=hospital_get(options["code"]),
+            reason=options["reason"],
+            minutes=options["minutes"],
+            via=BreakGlassAccess.Via.CLI,
+        )
+        self.stdout.write(
+            f"break-glass access {access.pk}: {user.email} may act in {access.hospital.code} "
+            f"until {access.expires_at:%Y-%m-%d %H:%M:%S %Z}; recorded in its audit log"
+        )
