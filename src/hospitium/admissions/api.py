@@ -8,6 +8,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -29,6 +30,7 @@ from hospitium.admissions.services import (
 from hospitium.audit.services import audit_record
 from hospitium.core.api import StrictModelSerializer, StrictSerializer
 from hospitium.core.errors import BusinessRuleViolation, ValidationFailed
+from hospitium.core.filters import BooleanFilter, FilterSet
 from hospitium.core.resources import HospitalResource
 from hospitium.patients.models import Patient
 
@@ -120,7 +122,7 @@ class BedSerializer(StrictModelSerializer[Bed]):
         validators: list[object] = []
 
 
-class BedFilter(django_filters.FilterSet):
+class BedFilter(FilterSet):
     ward = django_filters.UUIDFilter(field_name="room__ward")
 
     class Meta:
@@ -211,8 +213,8 @@ class TransferSerializer(StrictSerializer):
     at = serializers.DateTimeField(required=False)
 
 
-class AdmissionFilter(django_filters.FilterSet):
-    current = django_filters.BooleanFilter(field_name="discharged_at", lookup_expr="isnull")
+class AdmissionFilter(FilterSet):
+    current = BooleanFilter(field_name="discharged_at", lookup_expr="isnull")
     ward = django_filters.UUIDFilter(field_name="bed__room__ward")
 
     class Meta:
@@ -242,6 +244,7 @@ class AdmissionViewSet(HospitalResource):
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
+    @extend_schema(request=DischargeSerializer)
     @action(detail=True, methods=["post"])
     def discharge(self, request: Request, pk: str | None = None) -> Response:
         """Discharge at ``discharged_at`` (default now)."""
@@ -250,6 +253,7 @@ class AdmissionViewSet(HospitalResource):
         done = admission_discharge(admission=admission, discharged_at=data.get("discharged_at"))
         return Response(self.get_serializer(done).data)
 
+    @extend_schema(request=TransferSerializer, responses={201: AdmissionSerializer})
     @action(detail=True, methods=["post"])
     def transfer(self, request: Request, pk: str | None = None) -> Response:
         """Move to ``bed`` at ``at`` (default now); answers the new stay."""

@@ -34,6 +34,7 @@ from hospitium.audit.services import (
     break_glass_open,
 )
 from hospitium.core.api import StrictModelSerializer, StrictSerializer, refuse_body
+from hospitium.core.filters import FilterSet
 from hospitium.core.resources import HospitalResource
 from hospitium.tenancy.context import current_hospital
 from hospitium.tenancy.permissions import IsHospitalMember, RolePermission
@@ -58,7 +59,7 @@ class AuditEventSerializer(StrictModelSerializer[AuditEvent]):
         read_only_fields = fields
 
 
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(FilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="at", method="filter_since")
     until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -37,6 +38,7 @@ from hospitium.billing.services import (
 )
 from hospitium.core.api import StrictModelSerializer, StrictSerializer, refuse_body
 from hospitium.core.errors import NotFound
+from hospitium.core.filters import FilterSet
 from hospitium.core.resources import UUID_PATTERN, HospitalResource
 from hospitium.encounters.models import Visit
 from hospitium.patients.models import Patient
@@ -127,7 +129,7 @@ class InvoiceSerializer(StrictModelSerializer[Invoice]):
         return value
 
 
-class InvoiceFilter(django_filters.FilterSet):
+class InvoiceFilter(FilterSet):
     issued_from = django_filters.DateFilter(field_name="issued_at__date", lookup_expr="gte")
     issued_to = django_filters.DateFilter(field_name="issued_at__date", lookup_expr="lte")
 
@@ -170,6 +172,7 @@ class InvoiceViewSet(HospitalResource):
     def _answer(self, invoice_id: Any, code: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer(invoice_get(invoice_id)).data, status=code)
 
+    @extend_schema(request=InvoiceLineSerializer, responses={201: InvoiceSerializer})
     @action(detail=True, methods=["post"], url_path="lines")
     def lines(self, request: Request, pk: str | None = None) -> Response:
         invoice = self.get_object()
@@ -178,6 +181,7 @@ class InvoiceViewSet(HospitalResource):
         invoice_add_line(invoice=invoice, **serializer.validated_data)
         return self._answer(invoice.pk, status.HTTP_201_CREATED)
 
+    @extend_schema(request=InvoiceLineSerializer, responses=InvoiceSerializer)
     @action(
         detail=True,
         methods=["patch", "delete"],
@@ -197,12 +201,14 @@ class InvoiceViewSet(HospitalResource):
         invoice_update_line(line=row, **serializer.validated_data)
         return self._answer(invoice.pk)
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def issue(self, request: Request, pk: str | None = None) -> Response:
         refuse_body(request)
         invoice_issue(invoice=self.get_object())
         return self._answer(pk)
 
+    @extend_schema(request=ReasonSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         serializer = ReasonSerializer(data=request.data)
@@ -237,7 +243,7 @@ class PaymentSerializer(StrictModelSerializer[Payment]):
         read_only_fields = ["id", "voided_at", "void_reason", "created_at"]
 
 
-class PaymentFilter(django_filters.FilterSet):
+class PaymentFilter(FilterSet):
     paid_from = django_filters.DateFilter(field_name="paid_at__date", lookup_expr="gte")
     paid_to = django_filters.DateFilter(field_name="paid_at__date", lookup_expr="lte")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -30,6 +31,8 @@ from hospitium.campaigns.services import (
 from hospitium.core.api import StrictModelSerializer, StrictSerializer
 from hospitium.core.context import roles_var
 from hospitium.core.errors import ValidationFailed
+from hospitium.core.filters import FilterSet
+from hospitium.core.openapi import list_of
 from hospitium.core.resources import HospitalResource
 from hospitium.patients.models import Patient
 from hospitium.tenancy.permissions import RoleDenied
@@ -93,7 +96,7 @@ class JoinSerializer(StrictSerializer):
     )
 
 
-class CampaignFilter(django_filters.FilterSet):
+class CampaignFilter(FilterSet):
     active_on = django_filters.DateFilter(method="filter_active_on")
 
     class Meta:
@@ -135,6 +138,10 @@ class CampaignViewSet(HospitalResource):
     def delete_object(self, instance: Campaign) -> None:
         campaign_delete(campaign=instance)
 
+    @extend_schema(methods=["GET"], responses={200: list_of("Participation")})
+    @extend_schema(
+        methods=["POST"], request=JoinSerializer, responses={201: ParticipationSerializer}
+    )
     @action(detail=True, methods=["get", "post"])
     def participations(self, request: Request, pk: str | None = None) -> Response:
         campaign = self.get_object()
@@ -157,7 +164,7 @@ class CampaignViewSet(HospitalResource):
         )
 
 
-class ParticipationFilter(django_filters.FilterSet):
+class ParticipationFilter(FilterSet):
     class Meta:
         model = Participation
         fields = ["campaign", "patient", "outcome"]

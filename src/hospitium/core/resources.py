@@ -14,13 +14,14 @@ from typing import Any, ClassVar
 from django.contrib.admin.utils import NestedObjects
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hospitium.audit.services import audit_record
-from hospitium.core.api import StrictSerializer
+from hospitium.core.api import OutputSerializer, StrictSerializer
 from hospitium.core.errors import BusinessRuleViolation, NotFound, ValidationFailed
 from hospitium.tenancy.permissions import IsHospitalMember, RolePermission
 from hospitium.tenancy.router import current_alias
@@ -30,6 +31,18 @@ UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-
 
 class VoidSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, allow_blank=False, trim_whitespace=True)
+
+
+class DeletePreviewSerializer(OutputSerializer):
+    """What ``GET {id}/delete-preview/`` answers (the schema's description of it)."""
+
+    would_delete = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Rows a delete would remove, by kind."
+    )
+    blocked_by = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Rows that protect it, by kind."
+    )
+    allowed = serializers.BooleanField()
 
 
 def delete_preview(instance: models.Model) -> dict[str, Any]:
@@ -132,6 +145,7 @@ class HospitalResource(viewsets.GenericViewSet[Any]):
         self.delete_object(instance)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=VoidSerializer)
     @action(detail=True, methods=["post"], url_path="void")
     def void(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         instance = self.get_object()
@@ -146,6 +160,7 @@ class HospitalResource(viewsets.GenericViewSet[Any]):
         voided = self.void_object(instance, serializer.validated_data["reason"])
         return Response(self.get_serializer(voided).data)
 
+    @extend_schema(responses=DeletePreviewSerializer)
     @action(detail=True, methods=["get"], url_path="delete-preview")
     def delete_preview(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(delete_preview(self.get_object()))

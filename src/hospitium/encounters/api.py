@@ -10,6 +10,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import MethodNotAllowed
@@ -19,6 +20,7 @@ from rest_framework.response import Response
 from hospitium.accounts.roles import WRITE, allowed
 from hospitium.core.api import StrictModelSerializer, StrictSerializer
 from hospitium.core.context import roles_var
+from hospitium.core.filters import FilterSet
 from hospitium.core.resources import HospitalResource
 from hospitium.encounters.models import Diagnosis, Treatment, Visit
 from hospitium.encounters.selectors import (
@@ -142,7 +144,7 @@ class CloseSerializer(StrictSerializer):
 # --- filters ---------------------------------------------------------------------------------
 
 
-class VisitFilter(django_filters.FilterSet):
+class VisitFilter(FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient_id")
     practitioner = django_filters.UUIDFilter(field_name="practitioner_id")
     started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
@@ -153,7 +155,7 @@ class VisitFilter(django_filters.FilterSet):
         fields = ["kind"]
 
 
-class DiagnosisFilter(django_filters.FilterSet):
+class DiagnosisFilter(FilterSet):
     visit = django_filters.UUIDFilter(field_name="visit_id")
     code = django_filters.CharFilter(field_name="code", lookup_expr="iexact")
 
@@ -162,7 +164,7 @@ class DiagnosisFilter(django_filters.FilterSet):
         fields = ["is_primary"]
 
 
-class TreatmentFilter(django_filters.FilterSet):
+class TreatmentFilter(FilterSet):
     visit = django_filters.UUIDFilter(field_name="visit_id")
     performed_after = django_filters.DateFilter(field_name="performed_on", lookup_expr="gte")
     performed_before = django_filters.DateFilter(field_name="performed_on", lookup_expr="lt")
@@ -199,6 +201,7 @@ class VisitViewSet(HospitalResource):
     def void_object(self, instance: Visit, reason: str) -> Visit:
         return visit_void(visit=instance, reason=reason)
 
+    @extend_schema(request=CloseSerializer, responses=VisitSerializer)
     @action(detail=True, methods=["post"], serializer_class=CloseSerializer)
     def close(self, request: Request, pk: str | None = None) -> Response:
         visit = self.get_object()
@@ -207,6 +210,7 @@ class VisitViewSet(HospitalResource):
         closed = visit_close(visit=visit, ended_at=serializer.validated_data.get("ended_at"))
         return Response(VisitSerializer(closed).data)
 
+    @extend_schema(responses={201: DiagnosisSerializer})
     @action(
         detail=True, methods=["post"], url_path="diagnoses", serializer_class=DiagnosisSerializer
     )
@@ -218,6 +222,7 @@ class VisitViewSet(HospitalResource):
         diagnosis = diagnosis_add(visit=visit, **serializer.validated_data)
         return Response(DiagnosisSerializer(diagnosis).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={201: TreatmentSerializer})
     @action(
         detail=True, methods=["post"], url_path="treatments", serializer_class=TreatmentSerializer
     )
@@ -235,10 +240,19 @@ class _VisitChildResource(HospitalResource):
 
     http_method_names = METHODS
 
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        raise MethodNotAllowed(
-            "POST", detail=f"Add {self.resource} with POST /api/visits/{{id}}/{self.resource}/."
-        )
+    @classmethod
+    def as_view(cls, actions: Any = None, **initkwargs: Any) -> Any:
+        # No POST on the list route at all (not one that always answers 405): the document
+        # and the Allow header then say what the route takes.
+        actions = {method: name for method, name in (actions or {}).items() if name != "create"}
+        return super().as_view(actions, **initkwargs)
+
+    def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if request.method == "POST" and "pk" not in kwargs:
+            raise MethodNotAllowed(
+                "POST", detail=f"Add {self.resource} with POST /api/visits/{{id}}/{self.resource}/."
+            )
+        return super().http_method_not_allowed(request, *args, **kwargs)
 
 
 class DiagnosisViewSet(_VisitChildResource):

@@ -6,12 +6,14 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hospitium.core.api import StrictModelSerializer, StrictSerializer
+from hospitium.core.filters import BooleanFilter, FilterSet, IntegerFilter
 from hospitium.core.resources import HospitalResource
 from hospitium.encounters.models import Visit
 from hospitium.feedback.models import Feedback
@@ -62,14 +64,12 @@ class RespondSerializer(StrictSerializer):
     responded_at = serializers.DateTimeField(required=False)
 
 
-class FeedbackFilter(django_filters.FilterSet):
+class FeedbackFilter(FilterSet):
     submitted_from = django_filters.DateFilter(field_name="submitted_at__date", lookup_expr="gte")
     submitted_to = django_filters.DateFilter(field_name="submitted_at__date", lookup_expr="lte")
-    rating_min = django_filters.NumberFilter(field_name="rating", lookup_expr="gte")
-    rating_max = django_filters.NumberFilter(field_name="rating", lookup_expr="lte")
-    responded = django_filters.BooleanFilter(
-        field_name="responded_at", lookup_expr="isnull", exclude=True
-    )
+    rating_min = IntegerFilter(field_name="rating", lookup_expr="gte")
+    rating_max = IntegerFilter(field_name="rating", lookup_expr="lte")
+    responded = BooleanFilter(field_name="responded_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
         model = Feedback
@@ -92,6 +92,7 @@ class FeedbackViewSet(HospitalResource):
     def delete_object(self, instance: Feedback) -> None:
         feedback_delete(feedback=instance)
 
+    @extend_schema(request=RespondSerializer)
     @action(detail=True, methods=["post"])
     def respond(self, request: Request, pk: str | None = None) -> Response:
         feedback = self.get_object()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 
 from hospitium.audit.services import audit_record
 from hospitium.core.api import StrictModelSerializer
+from hospitium.core.openapi import list_of
 from hospitium.core.resources import HospitalResource
 from hospitium.patients.models import Patient
 from hospitium.patients.selectors import patient_list
@@ -78,20 +80,24 @@ class PatientViewSet(HospitalResource):
         )
         return Response(serializer_class(rows, many=True).data)
 
+    @extend_schema(responses={200: list_of("Visit")})
     @action(detail=True, methods=["get"])
     def visits(self, request: Request, pk: str | None = None) -> Response:
         return self._nested(request, "visits", "hospitium.encounters.api.VisitSerializer")
 
+    @extend_schema(responses={200: list_of("Appointment")})
     @action(detail=True, methods=["get"])
     def appointments(self, request: Request, pk: str | None = None) -> Response:
         return self._nested(
             request, "appointments", "hospitium.scheduling.api.AppointmentSerializer"
         )
 
+    @extend_schema(responses={200: list_of("Admission")})
     @action(detail=True, methods=["get"])
     def admissions(self, request: Request, pk: str | None = None) -> Response:
         return self._nested(request, "admissions", "hospitium.admissions.api.AdmissionSerializer")
 
+    @extend_schema(responses={200: list_of("Invoice")})
     @action(detail=True, methods=["get"])
     def invoices(self, request: Request, pk: str | None = None) -> Response:
         return self._nested(request, "invoices", "hospitium.billing.api.InvoiceSerializer")

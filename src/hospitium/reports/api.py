@@ -17,7 +17,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, BasePermission
@@ -117,6 +118,72 @@ class GeneratedReportSerializer(StrictModelSerializer[GeneratedReport]):
         return f"/api/reports/generated/{report.pk}/download/"
 
 
+class ReportStatusSerializer(OutputSerializer):
+    """What ``GET …/{id}/status/`` answers."""
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=GeneratedReport.Status.choices)
+    progress = serializers.IntegerField()
+    error_message = serializers.CharField(allow_blank=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    download_url = serializers.CharField(allow_null=True)
+
+
+class _PopularTemplateSerializer(OutputSerializer):
+    template_key = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class _GenerationTimeSerializer(OutputSerializer):
+    average = serializers.IntegerField(allow_null=True)
+    p95 = serializers.IntegerField(allow_null=True)
+
+
+class _DownloadCountSerializer(OutputSerializer):
+    total = serializers.IntegerField()
+    regenerated = serializers.IntegerField()
+
+
+class _StorageSerializer(OutputSerializer):
+    bytes = serializers.IntegerField()
+    files = serializers.IntegerField()
+
+
+class _RecentReportSerializer(OutputSerializer):
+    id = serializers.UUIDField()
+    template_key = serializers.CharField()
+    format = serializers.CharField()
+    status = serializers.ChoiceField(choices=GeneratedReport.Status.choices)
+    requested_by = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+class ReportDashboardSerializer(OutputSerializer):
+    """What ``GET …/dashboard/`` answers (reports.selectors.report_dashboard)."""
+
+    total = serializers.IntegerField()
+    by_status = serializers.DictField(child=serializers.IntegerField())
+    popular_templates = _PopularTemplateSerializer(many=True)
+    formats = serializers.DictField(child=serializers.IntegerField())
+    generation_ms = _GenerationTimeSerializer()
+    error_rate = serializers.FloatField()
+    downloads = _DownloadCountSerializer()
+    storage = _StorageSerializer()
+    recent = _RecentReportSerializer(many=True)
+
+
+#: A report's file, in whichever of the formats it was generated in.
+REPORT_FILE_RESPONSES = {
+    (200, media_type): OpenApiTypes.BINARY
+    for media_type in (
+        "text/csv",
+        "application/json",
+        "application/pdf",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+}
+
+
 class ReportTemplateOutSerializer(OutputSerializer):
     id = serializers.CharField()
     title = serializers.CharField()
@@ -158,6 +225,8 @@ class ReportTemplateViewSet(viewsets.GenericViewSet[Any]):
             )
         return Response(rows)
 
+    @extend_schema(request=GenerateSerializer, responses={202: GeneratedReportSerializer})
+    @action(detail=True, methods=["post"], serializer_class=GenerateSerializer)
     @action(
         detail=True, methods=["post"], serializer_class=GenerateSerializer, throttle_scope="reports"
     )
@@ -230,6 +299,7 @@ class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
         report_delete(report=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(responses=ReportStatusSerializer)
     @action(detail=True, methods=["get"])
     def status(self, request: Request, pk: str | None = None) -> Response:
         report = self.get_object()
@@ -244,6 +314,14 @@ class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
             }
         )
 
+    @extend_schema(
+        responses=REPORT_FILE_RESPONSES,
+        parameters=[
+            OpenApiParameter(
+                "signature", str, description="A signed link's token, instead of credentials."
+            )
+        ],
+    )
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         token = request.query_params.get("signature")
@@ -261,6 +339,7 @@ class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
         response["X-Report-Regenerated"] = "1" if download.regenerated else "0"
         return response
 
+    @extend_schema(responses=ReportDashboardSerializer)
     @action(detail=False, methods=["get"])
     def dashboard(self, request: Request) -> Response:
         return Response(report_dashboard())

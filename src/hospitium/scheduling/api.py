@@ -7,6 +7,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 
 from hospitium.core.api import StrictModelSerializer, refuse_body
 from hospitium.core.errors import BusinessRuleViolation, ValidationFailed
+from hospitium.core.filters import FilterSet
 from hospitium.core.resources import HospitalResource
 from hospitium.patients.models import Patient
 from hospitium.scheduling.models import Appointment
@@ -49,7 +51,7 @@ class AppointmentSerializer(StrictModelSerializer[Appointment]):
         read_only_fields = ["id", "status", "created_at", "updated_at"]
 
 
-class AppointmentFilter(django_filters.FilterSet):
+class AppointmentFilter(FilterSet):
     starts_after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
     starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
     date_from = django_filters.DateFilter(field_name="starts_at", lookup_expr="date__gte")
@@ -95,18 +97,22 @@ class AppointmentViewSet(HospitalResource):
         appointment = service(appointment=self.get_object())
         return Response(self.get_serializer(appointment).data)
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def arrive(self, request: Request, pk: str | None = None) -> Response:
         return self._status_change(appointment_arrive)
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def fulfil(self, request: Request, pk: str | None = None) -> Response:
         return self._status_change(appointment_fulfil)
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         return self._status_change(appointment_cancel)
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"], url_path="no-show")
     def no_show(self, request: Request, pk: str | None = None) -> Response:
         return self._status_change(appointment_no_show)
