@@ -3,6 +3,7 @@ own connections, all released together by a barrier so that they really contend.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -15,16 +16,17 @@ from hospitium.tenancy.models import Hospital
 
 
 def run_together(
-    hospital: Hospital, clients: int, work: Callable[[int], Any], *, timeout: float = 60
+    hospital: Hospital | None, clients: int, work: Callable[[int], Any], *, timeout: float = 60
 ) -> list[Any]:
-    """Run ``work(i)`` for i in 0..clients-1, each in its own thread in ``hospital``'s context,
-    starting together. Returns what each returned, or the exception it raised, in order."""
+    """Run ``work(i)`` for i in 0..clients-1, each in its own thread (in ``hospital``'s context,
+    or in none: API clients, whose requests bind it), starting together. Returns what each
+    returned, or the exception it raised, in order."""
     barrier = threading.Barrier(clients)
     outcomes: list[Any] = [None] * clients
 
     def client(index: int) -> None:
         try:
-            with hospital_context(hospital):
+            with hospital_context(hospital) if hospital else contextlib.nullcontext():
                 barrier.wait(timeout=timeout)
                 outcomes[index] = work(index)
         except BaseException as exc:  # reported to the test, which decides

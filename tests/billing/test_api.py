@@ -18,6 +18,7 @@ from tests import factories
 from tests.billing import factories as bf
 from tests.billing.apihelp import ALPHA, BRAVO, ROLES, as_user, error_of, results
 from tests.conftest import make_user
+from tests.racehelp import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +74,31 @@ def test_an_invoice_round_trips_decimals_exactly(api, billing_a, patient_a):
     assert paid.json()["amount"] == "12.65"
     again = api.get(url, HTTP_HOST=ALPHA).json()
     assert (again["total"], again["paid"], again["balance"]) == ("25.30", "12.65", "12.65")
+
+
+@pytest.mark.django_db(transaction=True)  # the clients' threads see the committed platform rows
+def test_eight_clients_paying_one_invoice_at_once_never_overpay_it(api, billing_a, patient_a):
+    as_user(api, billing_a)
+    created = new_invoice(
+        api, patient_a, [{"description": "Stay", "quantity": "1", "unit_price": "100.00"}]
+    )
+    assert api.post(f"/api/invoices/{created['id']}/issue/", HTTP_HOST=ALPHA).status_code == 200
+    clients = [as_user(type(api)(), billing_a) for _ in range(8)]
+
+    def pay(index: int) -> tuple[int, str]:
+        answer = clients[index].post(
+            "/api/payments/",
+            {"invoice": created["id"], "amount": "30.00", "method": "card"},
+            format="json",
+            HTTP_HOST=ALPHA,
+        )
+        return answer.status_code, answer.json().get("error", {}).get("code", "")
+
+    outcomes = run_together(None, 8, pay)
+    # 3 × 30 fit in 100; each later one is more than the 10.00 left.
+    assert sorted(outcomes) == [(201, "")] * 3 + [(422, "business_rule")] * 5
+    after = api.get(f"/api/invoices/{created['id']}/", HTTP_HOST=ALPHA).json()
+    assert (after["paid"], after["balance"]) == ("90.00", "10.00")
 
 
 def test_an_overpayment_answers_with_the_envelope_naming_the_balance(api, billing_a, patient_a):

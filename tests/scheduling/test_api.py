@@ -10,6 +10,7 @@ import pytest
 from hospitium.scheduling.models import Appointment
 from hospitium.tenancy.context import hospital_context
 from tests import factories
+from tests.racehelp import run_together
 from tests.staff.apihelp import (
     ALPHA,
     BRAVO,
@@ -121,6 +122,23 @@ def test_a_clash_answers_409_and_writes_nothing(doctor_a, clinic):
         api.post("/api/appointments/", bad, HTTP_HOST=ALPHA), status=400, code="validation_error"
     )
     assert "ends_at" in error["fields"]
+    with hospital_context(hospital):
+        assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the clients' threads see the committed platform rows
+def test_eight_clients_booking_one_slot_at_once_end_with_exactly_one_booking(doctor_a, clinic):
+    hospital, doctor, _other, patient = clinic
+    clients = [client_for(doctor_a) for _ in range(8)]
+
+    def book(index: int) -> tuple[int, str]:
+        answer = clients[index].post(
+            "/api/appointments/", _payload(doctor, patient), HTTP_HOST=ALPHA
+        )
+        return answer.status_code, answer.json().get("error", {}).get("code", "")
+
+    outcomes = run_together(None, 8, book)
+    assert sorted(outcomes) == [(201, "")] + [(409, "conflict")] * 7
     with hospital_context(hospital):
         assert Appointment.objects.count() == 1
 
