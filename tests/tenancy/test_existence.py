@@ -9,6 +9,8 @@ import uuid
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -122,14 +124,11 @@ def test_a_member_still_learns_that_their_hospital_is_not_active(doctor_a, how):
     assert response.json()["error"]["code"] == "hospital_not_active"
 
 
-def test_a_token_request_is_looked_up_once(doctor_a, django_assert_max_num_queries):
+def test_a_token_request_is_looked_up_once(doctor_a):
     """The middleware and DRF share one look-up of the token."""
     client = APIClient()
     _sign_in(client, doctor_a, "token")
     client.get("/api/hospital/", HTTP_X_HOSPITAL="ALPHA")  # warm up what is cached per process
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/api/hospital/", HTTP_X_HOSPITAL="ALPHA").status_code == 200
     token_reads = [q for q in queries.captured_queries if "authtoken_token" in q["sql"]]
