@@ -226,7 +226,6 @@ class ReportTemplateViewSet(viewsets.GenericViewSet[Any]):
         return Response(rows)
 
     @extend_schema(request=GenerateSerializer, responses={202: GeneratedReportSerializer})
-    @action(detail=True, methods=["post"], serializer_class=GenerateSerializer)
     @action(
         detail=True, methods=["post"], serializer_class=GenerateSerializer, throttle_scope="reports"
     )
