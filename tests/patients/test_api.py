@@ -182,3 +182,23 @@ def test_audit_events_are_append_only_in_the_database(hospital_a):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(using=alias):
             AuditEvent.objects.filter(pk=event).delete()
         assert AuditEvent.objects.get(pk=event).action == "read"
+
+
+def test_a_patient_created_without_an_mrn_gets_the_hospitals_next_number(api, hospital_a, doctor_a):
+    api.force_login(doctor_a)
+    without = {k: v for k, v in NEW.items() if k != "mrn"}
+    first = api.post("/api/patients/", without, format="json", HTTP_HOST=ALPHA)
+    second = api.post("/api/patients/", without, format="json", HTTP_HOST=ALPHA)
+    assert first.status_code == second.status_code == 201, first.content
+    assert [first.json()["mrn"], second.json()["mrn"]] == ["P000001", "P000002"]
+
+
+def test_a_patient_is_voided_with_a_reason_through_the_api(api, hospital_a, doctor_a):
+    api.force_login(doctor_a)
+    patient_id = api.post("/api/patients/", NEW, format="json", HTTP_HOST=ALPHA).json()["id"]
+    url = f"/api/patients/{patient_id}/"
+    refused = api.post(url + "void/", {}, format="json", HTTP_HOST=ALPHA)
+    assert refused.status_code == 400
+    voided = api.post(url + "void/", {"reason": "Registered twice"}, format="json", HTTP_HOST=ALPHA)
+    assert voided.status_code == 200, voided.content
+    assert api.get(url, HTTP_HOST=ALPHA).status_code == 404

@@ -17,7 +17,12 @@ from hospitium.core.openapi import list_of
 from hospitium.core.resources import HospitalResource
 from hospitium.patients.models import Patient
 from hospitium.patients.selectors import patient_list
-from hospitium.patients.services import patient_delete, patient_register, patient_update
+from hospitium.patients.services import (
+    patient_delete,
+    patient_register,
+    patient_update,
+    patient_void,
+)
 
 
 class PatientSerializer(StrictModelSerializer[Patient]):
@@ -39,8 +44,9 @@ class PatientSerializer(StrictModelSerializer[Patient]):
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         # The service checks uniqueness itself (and answers 409); DRF's own check would run a
-        # query before the hospital's transaction.
-        extra_kwargs: dict[str, dict[str, object]] = {"mrn": {"validators": []}}
+        # query before the hospital's transaction. Omitted, the MRN comes from the hospital's
+        # own sequence.
+        extra_kwargs: dict[str, dict[str, object]] = {"mrn": {"validators": [], "required": False}}
 
     def validate_mrn(self, value: str) -> str:
         if self.instance is not None and value != self.instance.mrn:
@@ -67,6 +73,15 @@ class PatientViewSet(HospitalResource):
 
     def delete_object(self, instance: Patient) -> None:
         patient_delete(patient=instance)
+
+    def void_object(self, instance: Patient, reason: str) -> Patient:
+        return patient_void(patient=instance, reason=reason)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # A patient registered by mistake, with no history yet, may still be deleted (the
+        # service refuses one with history); other voidable records are only voided.
+        self.delete_object(self.get_object())
+        return Response(status=204)
 
     def _nested(self, request: Request, related: str, serializer_path: str) -> Response:
         from importlib import import_module

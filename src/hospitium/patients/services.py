@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, connections
 from django.db.models import ProtectedError
 
 from hospitium.accounts.models import User
 from hospitium.audit.services import audit_record
 from hospitium.core.db import atomic_service
 from hospitium.core.errors import BusinessRuleViolation, Conflict, ValidationFailed
-from hospitium.patients.models import Patient
+from hospitium.core.voiding import record_void
+from hospitium.patients.models import MrnSequence, Patient
 from hospitium.tenancy.router import current_alias
 
 EDITABLE = ("given_name", "family_name", "birth_date", "sex", "phone", "email", "address", "status")
@@ -38,10 +39,30 @@ def _validate(fields: dict[str, Any]) -> None:
         raise ValidationFailed(fields=errors)
 
 
+def _take_mrn() -> str:
+    """The next number of the hospital's own sequence (MrnSequence), taken in the caller's
+    transaction; a number already used (given by hand through the API) is passed over."""
+    connection = connections[_hospital_write_alias()]
+    table = connection.ops.quote_name(MrnSequence._meta.db_table)
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (id, prefix, digits, last_number) "  # noqa: S608 - names
+                "VALUES (1, %s, %s, 1) "
+                f"ON CONFLICT (id) DO UPDATE SET last_number = {table}.last_number + 1 "
+                "RETURNING prefix, digits, last_number",
+                [MrnSequence._meta.get_field("prefix").default, 6],
+            )
+            prefix, digits, number = cursor.fetchone()
+        mrn = f"{prefix}{number:0{digits}d}"
+        if not Patient.all_objects.filter(mrn=mrn).exists():
+            return mrn
+
+
 @atomic_service(_hospital_write_alias)
 def patient_register(
     *,
-    mrn: str,
+    mrn: str | None = None,
     given_name: str,
     family_name: str,
     birth_date: dt.date,
@@ -52,12 +73,13 @@ def patient_register(
     status: str = Patient.Status.ACTIVE,
     registered_by: User | None = None,
 ) -> Patient:
-    """Register a patient in the current hospital.
+    """Register a patient in the current hospital. Without ``mrn``, the patient gets the next
+    number of the hospital's own sequence and format.
 
     Raises ValidationFailed for bad input and Conflict for a medical record number in use.
     """
     fields: dict[str, Any] = {
-        "mrn": mrn.strip(),
+        "mrn": mrn.strip() if mrn is not None else None,
         "given_name": given_name.strip(),
         "family_name": family_name.strip(),
         "birth_date": birth_date,
@@ -67,8 +89,10 @@ def patient_register(
         "address": address.strip(),
         "status": status,
     }
-    _validate(fields)
-    if Patient.objects.filter(mrn=fields["mrn"]).exists():
+    _validate({k: v for k, v in fields.items() if v is not None})
+    if fields["mrn"] is None:
+        fields["mrn"] = _take_mrn()
+    elif Patient.all_objects.filter(mrn=fields["mrn"]).exists():
         raise Conflict(
             f"Medical record number {fields['mrn']} is already in use.",
             fields={"mrn": ["Already in use in this hospital."]},
@@ -122,3 +146,10 @@ def patient_delete(*, patient: Patient) -> None:
             "mark the patient inactive instead.",
         ) from exc
     audit_record(action="delete", object_type="patients", object_id=patient.pk)
+
+
+def patient_void(*, patient: Patient, reason: str) -> Patient:
+    """Void a registration made in error: it stays, with who, when and why, and disappears
+    from lists and search. Raises ValidationFailed without a reason, BusinessRuleViolation when
+    already voided."""
+    return record_void(patient, reason=reason, object_type="patients")

@@ -63,8 +63,9 @@ _CLAIM = """
     WHERE pg_catalog.pg_try_advisory_xact_lock(%s, pg_catalog.hashtext(nspname::text))
     LIMIT 1
 """
-#: btree_gist: equality on scalar columns inside GiST exclusion constraints ("no overlap").
-EXTENSIONS = ("btree_gist",)
+#: btree_gist: equality on scalar columns inside GiST exclusion constraints ("no overlap");
+#: pg_trgm: the trigram index behind patient search.
+EXTENSIONS = ("btree_gist", "pg_trgm")
 _prepared: set[str] = set()
 _TABLES = "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = %s ORDER BY tablename"
 
