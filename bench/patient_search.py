@@ -10,7 +10,7 @@ Django's test client (the whole middleware stack; no network): three to six lett
 or given name, a family name and the start of a given name, four to six digits of an MRN, a date
 of birth. Each query is timed as a request and, separately, as the search selector alone
 (``patients.selectors.patient_search``). The index behind it: FTS5 (trigram) on SQLite, pg_trgm
-on PostgreSQL (patients migration 0006).
+on PostgreSQL (patients migration 0007).
 """
 
 from __future__ import annotations
@@ -43,9 +43,7 @@ def _fill(code: str, patients: int, seed: int) -> list[tuple[str, str, str, dt.d
             person = (fake.first_name(), fake.last_name(), f"P{n:06d}", born)
             people.append(person)
             batch.append(
-                Patient(
-                    given_name=person[0], family_name=person[1], mrn=person[2], birth_date=born
-                )
+                Patient(given_name=person[0], family_name=person[1], mrn=person[2], birth_date=born)
             )
             if len(batch) == 5000:
                 Patient.objects.bulk_create(batch)

@@ -85,7 +85,7 @@ def _shipper(
         shutil.copy(source, package / source.name)
     # The new migration follows the latest one, as a real one would: branching from an older
     # migration would let stores apply the two branches in different orders, and a later
-    # migration that rebuilds patients_patient on SQLite (0006) makes the order show.
+    # migration that rebuilds patients_patient on SQLite (0007) makes the order show.
     latest = sorted(p.stem for p in SOURCE.glob("0*.py"))[-1]
     (package / "0002_note.py").write_text(text.replace('"0001_initial"', f'"{latest}"'))
     monkeypatch.syspath_prepend(str(tmp_path / "migration_packages"))

@@ -6,6 +6,8 @@
   ``*.localhost`` to the loopback address; the app picks the hospital from the host).
 - Every page a test visits must pass axe-core with no serious or critical violation: the
   helpers check each page they arrive on, and a test that reached a page nobody checked fails.
+- A message the browser logs as an error (a refused script or style, a failed request for an
+  asset) fails the test.
 - A failing test keeps a screenshot under test-results/web/ (git-ignored); the path is printed
   with the failure.
 
@@ -68,6 +70,7 @@ class Visits:
     def __init__(self) -> None:
         self.reached: list[str] = []
         self.checked: set[str] = set()
+        self.console_errors: list[str] = []
 
     def unchecked(self) -> list[str]:
         # A jump to an anchor on the same page is not a new page.
@@ -87,6 +90,14 @@ def page(browser: Any, live_server: Any, request: pytest.FixtureRequest) -> Iter
         "framenavigated",
         lambda frame: visits.reached.append(frame.url) if frame == tab.main_frame else None,
     )
+    tab.on(
+        "console",
+        lambda message: (
+            visits.console_errors.append(message.text)
+            if message.type == "error" and "status of 404" not in message.text
+            else None
+        ),
+    )
     tab.hospitium_visits = visits
     try:
         yield tab
@@ -94,6 +105,7 @@ def page(browser: Any, live_server: Any, request: pytest.FixtureRequest) -> Iter
         if report is not None and report.passed:
             missed = visits.unchecked()
             assert not missed, f"pages reached but never checked with axe-core: {missed}"
+            assert not visits.console_errors, f"the browser logged: {visits.console_errors}"
     finally:
         context.close()
 

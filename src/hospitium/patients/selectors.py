@@ -62,7 +62,7 @@ def search_terms(query: str) -> list[str]:
 
 def _matching_ids(terms: list[str]) -> RawSQL:
     """The ids of patients whose given name, family name or MRN contain every term, found
-    through the store's full-text index (patients migration 0006)."""
+    through the store's full-text index (patients migration 0007)."""
     if connections[current_alias(write=False)].vendor == "postgresql":
         escaped = [t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for t in terms]
         where = " AND ".join(

@@ -55,7 +55,7 @@ POSTGRESQL_SEARCH = [
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("patients", "0005_zone_spans"),
+        ("patients", "0006_text_limits"),
     ]
 
     operations = [
