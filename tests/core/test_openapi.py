@@ -127,3 +127,22 @@ def test_boolean_and_whole_number_filters_refuse_what_they_cannot_read(hospital_
     assert api.get("/api/beds/?is_active=false", HTTP_HOST=ALPHA).json()["count"] == 0
     with hospital_context(hospital_a):
         assert Bed.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_json_body_must_give_text_as_a_string_and_a_flag_as_a_boolean(hospital_a, admin_a):
+    with hospital_context(hospital_a):
+        bed = helpers.bed(ward_=helpers.ward(name="North"), room="1", label="A")
+    api = client_for(admin_a)
+    named = api.post("/api/wards/", {"name": 0}, format="json", HTTP_HOST=ALPHA)
+    error = envelope_of(named, status=400, code="validation_error")
+    assert error["fields"] == {"name": ["Must be a string."]}
+    flagged = api.patch(f"/api/beds/{bed.pk}/", {"is_active": 0}, format="json", HTTP_HOST=ALPHA)
+    error = envelope_of(flagged, status=400, code="validation_error")
+    assert error["fields"] == {"is_active": ["Must be true or false."]}
+    unflagged = api.patch(
+        f"/api/beds/{bed.pk}/", {"is_active": False}, format="json", HTTP_HOST=ALPHA
+    )
+    assert unflagged.status_code == 200, unflagged.content
+    with hospital_context(hospital_a):
+        assert Bed.objects.get(pk=bed.pk).is_active is False

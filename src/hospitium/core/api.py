@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse, QueryDict
 from drf_spectacular.authentication import SessionScheme as SpectacularSessionScheme
 from rest_framework import exceptions as drf
 from rest_framework import serializers
@@ -34,6 +34,18 @@ _M = TypeVar("_M", bound=models.Model)
 _FORM_TOKEN_FIELD = "csrfmiddlewaretoken"  # noqa: S105 (a field name, not a secret)
 
 
+def _json_type_error(field: serializers.Field[Any, Any, Any, Any], value: Any) -> str | None:
+    """In a JSON body, text must be a string and a flag a boolean, as the OpenAPI document says:
+    DRF would take ``0`` for the text "0" and for false. (A form body is all strings.)"""
+    if value is None:
+        return None
+    if isinstance(field, serializers.CharField) and not isinstance(value, str):
+        return "Must be a string."
+    if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+        return "Must be true or false."
+    return None
+
+
 class StrictFieldsMixin:
     """For a serializer: a key in the body that the serializer does not declare, or declares
     read-only, is an error (``fields`` names it) instead of being dropped without a word as DRF
@@ -41,7 +53,8 @@ class StrictFieldsMixin:
     ``status``) would otherwise answer 200 and change nothing, or not what was asked."""
 
     def to_internal_value(self, data: Any) -> Any:
-        """Refuse undeclared and read-only keys; raises DRF's ValidationError."""
+        """Refuse undeclared and read-only keys, and JSON values of the wrong type for text and
+        flags; raises DRF's ValidationError."""
         fields = self.fields  # type: ignore[attr-defined]
         if isinstance(data, Mapping):
             errors: dict[str, list[str]] = {}
@@ -51,6 +64,10 @@ class StrictFieldsMixin:
                     errors[key] = ["This field is unknown."]
                 elif field.read_only:
                     errors[key] = ["This field is read-only."]
+                elif not isinstance(data, QueryDict) and (
+                    wrong := _json_type_error(field, data[key])
+                ):
+                    errors[key] = [wrong]
             if errors:
                 raise drf.ValidationError(errors)
         return super().to_internal_value(data)  # type: ignore[misc]
