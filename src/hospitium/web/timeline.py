@@ -40,6 +40,8 @@ class Entry:
     title: str
     status: str = ""
     lines: list[str] = field(default_factory=list)
+    #: The entry's own page, when it has one.
+    url: str = ""
 
 
 def _appointments(patient: Patient) -> list[Entry]:
@@ -82,6 +84,7 @@ def _visits(patient: Patient) -> list[Entry]:
                 _("With %(who)s") % {"who": v.practitioner.display_name},
                 _("open") if v.ended_at is None else _("closed"),
                 lines,
+                f"/visits/{v.pk}/",
             )
         )
     return entries

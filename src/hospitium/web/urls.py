@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from hospitium.web.views import auth, overview, patients
+from hospitium.web.views import appointments, auth, overview, patients, visits
 
 urlpatterns: list[URLPattern] = [
     path("", overview.start, name="web-start"),
@@ -16,4 +16,18 @@ urlpatterns: list[URLPattern] = [
     path("patients/<uuid:patient_id>/", patients.patient_detail, name="web-patient"),
     path("patients/<uuid:patient_id>/edit/", patients.patient_edit, name="web-patient-edit"),
     path("patients/<uuid:patient_id>/void/", patients.patient_void_view, name="web-patient-void"),
+    path("appointments/", appointments.appointment_list, name="web-appointments"),
+    path("appointments/new/", appointments.appointment_book, name="web-appointment-new"),
+    path(
+        "appointments/<uuid:appointment_id>/<str:action>/",
+        appointments.appointment_action,
+        name="web-appointment-action",
+    ),
+    path("visits/new/", visits.visit_new, name="web-visit-new"),
+    path("visits/icd10/", visits.icd10_choices, name="web-icd10"),
+    path("visits/<uuid:visit_id>/", visits.visit_detail, name="web-visit"),
+    path("visits/<uuid:visit_id>/diagnoses/", visits.visit_diagnosis_add, name="web-diagnosis-new"),
+    path(
+        "visits/<uuid:visit_id>/treatments/", visits.visit_treatment_add, name="web-treatment-new"
+    ),
 ]

@@ -59,6 +59,8 @@ def patient_detail(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             "patient": patient,
             "timeline": patient_timeline(patient, parts=parts),
             "can_write": can("patients", WRITE),
+            "can_book": can("appointments", WRITE),
+            "can_record_visit": can("visits", WRITE),
         },
     )
 
