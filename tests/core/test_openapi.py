@@ -146,3 +146,12 @@ def test_a_json_body_must_give_text_as_a_string_and_a_flag_as_a_boolean(hospital
     assert unflagged.status_code == 200, unflagged.content
     with hospital_context(hospital_a):
         assert Bed.objects.get(pk=bed.pk).is_active is False
+
+
+@pytest.mark.django_db
+def test_a_time_filter_with_any_offset_under_a_day_is_read_as_its_instant(hospital_a, admin_a):
+    # PostgreSQL refuses a time zone offset past 15:59; ISO 8601 (and Python) allow up to 23:59.
+    api = client_for(admin_a)
+    answer = api.get("/api/visits/?started_after=2083-05-15T10:15:06%2B23:08", HTTP_HOST=ALPHA)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["results"] == []

@@ -11,6 +11,7 @@ the document says (``allowEmptyValue``).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import django_filters
@@ -71,6 +72,15 @@ class FilterSet(django_filters.FilterSet):
             )
         },
     }
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        # An ISO time may carry any offset under 24 hours (``+23:08``); PostgreSQL refuses
+        # offsets past 15:59 (a 500 before). The same instant in UTC is what the filter means.
+        cleaned = self.form.cleaned_data
+        for name, value in cleaned.items():
+            if isinstance(value, dt.datetime) and value.tzinfo is not None:
+                cleaned[name] = value.astimezone(dt.UTC)
+        return super().filter_queryset(queryset)
 
     @classmethod
     def filter_for_lookup(cls, field: Any, lookup_type: str) -> tuple[Any, dict[str, Any]]:
