@@ -90,6 +90,7 @@ def page(browser: Any, live_server: Any, request: pytest.FixtureRequest) -> Iter
         "framenavigated",
         lambda frame: visits.reached.append(frame.url) if frame == tab.main_frame else None,
     )
+
     def console(message: Any) -> None:
         # An error page (403, 404, a 409 clash) is a page the app meant to show: the browser
         # logs its status, but only a failed request for anything else is a fault.
