@@ -78,6 +78,26 @@ def bed_list(*, state: str | None = None, at: dt.datetime | None = None) -> Quer
     return beds.filter(occupied=False, is_active=True)
 
 
+def bed_board(*, at: dt.datetime | None = None) -> QuerySet[Bed]:
+    """Every bed, by ward, room and label, each with its occupant at ``at`` (default now):
+    ``stay_id``, ``patient_id_``, ``patient_given``, ``patient_family``, ``patient_mrn`` and
+    ``since`` (None on a free bed). One query, however many beds."""
+    at = at or timezone.now()
+    holding = _stays_at(at).filter(bed=OuterRef("pk")).order_by()
+
+    def of(field: str) -> Subquery:
+        return Subquery(holding.values(field)[:1])
+
+    return Bed.objects.select_related("room__ward").annotate(
+        stay_id=of("pk"),
+        patient_id_=of("patient_id"),
+        patient_given=of("patient__given_name"),
+        patient_family=of("patient__family_name"),
+        patient_mrn=of("patient__mrn"),
+        since=of("admitted_at"),
+    )
+
+
 def bed_occupant_at(bed: Bed, at: dt.datetime | None = None) -> Admission | None:
     """The stay holding ``bed`` at ``at`` (default now), or None."""
     return _stays_at(at or timezone.now()).filter(bed=bed).select_related("patient").first()

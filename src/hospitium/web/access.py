@@ -38,6 +38,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem(_("Today"), "/", None, ""),
     NavItem(_("Patients"), "/patients/", "patients", "patients"),
     NavItem(_("Appointments"), "/appointments/", "appointments", "appointments"),
+    NavItem(_("Admissions"), "/admissions/", "admissions", "admissions"),
+    NavItem(_("Billing"), "/billing/", "invoices", "billing"),
 )
 
 

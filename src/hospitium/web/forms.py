@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from hospitium.core.errors import HospitiumError
+from hospitium.core.errors import HospitiumError, ValidationFailed
 from hospitium.patients.models import Patient
 
 
@@ -77,3 +77,12 @@ class VoidForm(AccessibleForm):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+
+def show_refusal(form: AccessibleForm, exc: HospitiumError) -> None:
+    """``form.add_service_error``, and a refused rule's own sentence on top as well: for an
+    overpayment or an occupied bed the whole message ("… more than the balance of …") is the
+    clearest words there are, the field's note only points at the field."""
+    form.add_service_error(exc)
+    if exc.fields and not isinstance(exc, ValidationFailed):
+        form.add_error(None, exc.message)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from hospitium.web.views import appointments, auth, overview, patients, visits
+from hospitium.web.views import (
+    admissions,
+    appointments,
+    auth,
+    billing,
+    overview,
+    patients,
+    visits,
+)
 
 urlpatterns: list[URLPattern] = [
     path("", overview.start, name="web-start"),
@@ -29,5 +37,22 @@ urlpatterns: list[URLPattern] = [
     path("visits/<uuid:visit_id>/diagnoses/", visits.visit_diagnosis_add, name="web-diagnosis-new"),
     path(
         "visits/<uuid:visit_id>/treatments/", visits.visit_treatment_add, name="web-treatment-new"
+    ),
+    path("admissions/", admissions.board, name="web-admissions"),
+    path("admissions/admit/", admissions.admit, name="web-admit"),
+    path("admissions/<str:admission_id>/", admissions.stay, name="web-stay"),
+    path("admissions/<str:admission_id>/transfer/", admissions.transfer, name="web-transfer"),
+    path("admissions/<str:admission_id>/discharge/", admissions.discharge, name="web-discharge"),
+    path("billing/", billing.invoices, name="web-invoices"),
+    path("billing/new/", billing.invoice_new, name="web-invoice-new"),
+    path("billing/<str:invoice_id>/", billing.invoice, name="web-invoice"),
+    path("billing/<str:invoice_id>/lines/", billing.add_line, name="web-invoice-line"),
+    path("billing/<str:invoice_id>/issue/", billing.issue, name="web-invoice-issue"),
+    path("billing/<str:invoice_id>/payments/", billing.pay, name="web-invoice-pay"),
+    path("billing/<str:invoice_id>/invoice.pdf", billing.invoice_document, name="web-invoice-pdf"),
+    path(
+        "billing/payments/<str:payment_id>/receipt.pdf",
+        billing.receipt_document,
+        name="web-receipt-pdf",
     ),
 ]
