@@ -118,7 +118,7 @@ def test_create_add_a_line_issue_then_overpaying_is_refused_and_paying_the_balan
     assert line.status_code == 302
     assert client.post(f"{address}issue/").status_code == 302
     over = client.post(f"{address}payments/", {"amount": "150.00", "method": "card"})
-    assert over.status_code == 400
+    assert over.status_code == 200
     text = over.content.decode()
     assert "is more than the balance of 100.00" in text
     assert 'class="error-summary"' in text
@@ -142,7 +142,7 @@ def test_a_line_the_service_refuses_is_shown_beside_the_field(hospital_a: Hospit
     response = client.post(
         f"/billing/{draft.pk}/lines/", {"description": "X", "quantity": "0", "unit_price": "1"}
     )
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert 'class="error-message"' in response.content.decode()
 
 

@@ -144,9 +144,7 @@ def stay(request: HttpRequest, admission_id: str) -> HttpResponse:
     return _stay_page(request, admission, TransferForm())
 
 
-def _stay_page(
-    request: HttpRequest, admission: Any, transfer_form: TransferForm, *, status: int = 200
-) -> HttpResponse:
+def _stay_page(request: HttpRequest, admission: Any, transfer_form: TransferForm) -> HttpResponse:
     return render_page(
         request,
         "web/admissions_stay.html",
@@ -157,7 +155,6 @@ def _stay_page(
             "can_write": can("admissions", WRITE) and admission.discharged_at is None,
             "can_read_patients": can("patients"),
         },
-        status=status,
     )
 
 
@@ -177,7 +174,7 @@ def transfer(request: HttpRequest, admission_id: str) -> HttpResponse:
                 request, gettext("Transferred to %(bed)s.") % {"bed": _bed_label(moved.bed)}
             )
             return redirect(f"/admissions/{moved.pk}/")
-    return _stay_page(request, admission, form, status=400)
+    return _stay_page(request, admission, form)
 
 
 @hospital_page
@@ -190,7 +187,7 @@ def discharge(request: HttpRequest, admission_id: str) -> HttpResponse:
     except HospitiumError as exc:
         form = TransferForm()
         form.add_error(None, exc.message)
-        return _stay_page(request, admission, form, status=exc.http_status)
+        return _stay_page(request, admission, form)
     messages.success(
         request,
         gettext("%(name)s is discharged; %(bed)s is free.")

@@ -130,7 +130,6 @@ def _invoice_page(
     *,
     line_form: LineForm | None = None,
     payment_form: PaymentForm | None = None,
-    status: int = 200,
 ) -> HttpResponse:
     draft = bill.status == Invoice.Status.DRAFT
     issued = bill.status == Invoice.Status.ISSUED
@@ -150,7 +149,6 @@ def _invoice_page(
             "payment_form": payment_form,
             "refused": payment_form if payment_form.errors else line_form,
         },
-        status=status,
     )
 
 
@@ -167,7 +165,7 @@ def add_line(request: HttpRequest, invoice_id: str) -> HttpResponse:
             show_refusal(form, exc)
         else:
             return redirect(f"/billing/{bill.pk}/")
-    return _invoice_page(request, bill, line_form=form, status=400)
+    return _invoice_page(request, bill, line_form=form)
 
 
 @hospital_page
@@ -180,7 +178,7 @@ def issue(request: HttpRequest, invoice_id: str) -> HttpResponse:
     except HospitiumError as exc:
         form = LineForm()
         form.add_error(None, exc.message)
-        return _invoice_page(request, bill, line_form=form, status=exc.http_status)
+        return _invoice_page(request, bill, line_form=form)
     messages.success(request, gettext("Invoice %s is issued.") % bill.number)
     return redirect(f"/billing/{bill.pk}/")
 
@@ -203,7 +201,7 @@ def pay(request: HttpRequest, invoice_id: str) -> HttpResponse:
                 % {"amount": payment.amount, "currency": bill.currency},
             )
             return redirect(f"/billing/{bill.pk}/")
-    return _invoice_page(request, bill, payment_form=form, status=400)
+    return _invoice_page(request, bill, payment_form=form)
 
 
 def _pdf_response(content: bytes, filename: str) -> HttpResponse:
