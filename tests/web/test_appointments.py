@@ -72,6 +72,7 @@ def test_the_day_view_narrows_to_a_practitioner_or_a_department(
     department = clinic.house.department_id
     page = client.get(f"/appointments/?day={DAY}&department={department}").content.decode()
     assert "10:00–10:30" in page and "11:00–11:30" not in page
+    assert f'href="/appointments/?day=2031-03-05&amp;department={department}"' in page
 
 
 def test_htmx_gets_only_the_days_table(

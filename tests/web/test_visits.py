@@ -56,6 +56,8 @@ def test_icd10_search_finds_codes_by_their_beginning(hospital_a: Hospital) -> No
         found = icd10_search("j45")
     assert [entry.code for entry in found][:3] == ["J45", "J45.0", "J45.1"]
     assert found[0].title == "Asthma"
+    with hospital_context(hospital_a):
+        assert [entry.code for entry in icd10_search("j450")] == ["J45.0"]
 
 
 def test_icd10_search_finds_codes_by_words_in_any_order(hospital_a: Hospital) -> None:
@@ -66,6 +68,15 @@ def test_icd10_search_finds_codes_by_words_in_any_order(hospital_a: Hospital) ->
     assert cholera[0].code == "A00" and cholera[0].title == "Cholera"
     assert diabetes and all(entry.code.startswith("E11") for entry in diabetes)
     assert nothing == []
+
+
+def test_icd10_search_needs_two_letters_but_takes_a_lone_digit(hospital_a: Hospital) -> None:
+    with hospital_context(hospital_a):
+        assert icd10_search("c") == []
+        femur = icd10_search("fracture of femur", limit=50)
+        typed = icd10_search("diabetes 2", limit=50)
+    assert femur and all("femur" in entry.title.lower() for entry in femur)
+    assert typed and all("2" in entry.title for entry in typed)
 
 
 def test_icd10_search_offers_only_codes_the_hospitals_table_holds(

