@@ -37,8 +37,11 @@ api_urls: list[URLPattern | URLResolver] = [
     path(
         "docs/",
         # The split view serves Swagger UI's start script as a file, not inline, so the
-        # Content-Security-Policy needs no inline script.
-        SpectacularSwaggerSplitView.as_view(url_name="schema", permission_classes=[AllowAny]),
+        # Content-Security-Policy needs no inline script. GET only: its HTML renderer has no
+        # page for OPTIONS' metadata (that answered 500).
+        SpectacularSwaggerSplitView.as_view(
+            url_name="schema", permission_classes=[AllowAny], http_method_names=["get", "head"]
+        ),
         name="docs",
     ),
     path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),

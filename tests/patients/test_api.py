@@ -202,3 +202,31 @@ def test_a_patient_is_voided_with_a_reason_through_the_api(api, hospital_a, doct
     voided = api.post(url + "void/", {"reason": "Registered twice"}, format="json", HTTP_HOST=ALPHA)
     assert voided.status_code == 200, voided.content
     assert api.get(url, HTTP_HOST=ALPHA).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "role",
+    [Role.ADMIN, Role.DOCTOR, Role.NURSE, Role.RECEPTIONIST, Role.BILLING, Role.ANALYST],
+)
+def test_a_patients_nested_reads_follow_the_role_of_what_they_read(api, hospital_a, role):
+    # They used to check only "may read patients": receptionists and billing staff read visits
+    # with their diagnoses, billing read appointments and admissions, doctors and nurses read
+    # invoices, while the direct routes answered 403.
+    from hospitium.accounts.roles import READ, allowed
+    from tests.billing import factories as billing
+
+    with hospital_context("ALPHA"):
+        patient = factories.patient()
+        billing.visit(patient)
+        billing.invoice(patient)
+    api.force_login(make_user(f"{role}@alpha.example.test", hospital=hospital_a, role=role))
+    for nested, rows in (("visits", 1), ("appointments", 0), ("admissions", 0), ("invoices", 1)):
+        response = api.get(f"/api/patients/{patient.pk}/{nested}/", HTTP_HOST=ALPHA)
+        direct = api.get(f"/api/{nested}/", HTTP_HOST=ALPHA)
+        if allowed(nested, READ, {role}):
+            assert response.status_code == direct.status_code == 200, (nested, response.content)
+            assert len(response.json()) == rows, nested
+        else:
+            assert response.status_code == direct.status_code == 403, (nested, response.content)
+            assert error(response)["code"] == "role_forbidden"
+            assert nested in error(response)["message"]

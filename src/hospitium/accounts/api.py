@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from hospitium.accounts.roles import ANYONE
 from hospitium.core.api import StrictSerializer
 from hospitium.core.errors import Category, HospitiumError
 
@@ -32,6 +33,7 @@ class TokenRequestSerializer(StrictSerializer):
 class ObtainTokenView(APIView):
     """Exchange an email and password for an API token (``Authorization: Token …``)."""
 
+    resource = ANYONE
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
     # Per client address, at HOSPITIUM_RATE_TOKEN; django-axes locks out guessing besides.

@@ -1,8 +1,16 @@
 """The role matrix: which roles of a hospital may read and write which resource.
 
 One table, used by the API's permission class and by selectors and services that check roles,
-and printed into docs/permissions.md by ``hospitium roles --markdown``. Platform superusers may do
-everything. Analysts read aggregates and run reports; they do not read patients' records.
+and printed into docs/permissions.md (``as_markdown``; a test keeps the two in sync). Platform
+superusers may do everything. Analysts read aggregates and run reports; they do not read
+patients' records.
+
+Every route of the API declares the rule it is decided by: a row of ``MATRIX`` (the resource it
+reads or writes, whatever its path: ``/api/patients/{id}/visits/`` reads ``visits``), or one of
+the few ``AUDIENCES`` of routes that are not a hospital's resource. Views declare it as their
+``resource`` (a custom action with ``@action(..., resource=...)``); routes of views this project
+does not write are listed in ``FOREIGN_ROUTES``. tests/accounts/test_route_permissions.py walks
+the URLconf and fails for a route without a rule.
 """
 
 from __future__ import annotations
@@ -50,12 +58,51 @@ MATRIX: Mapping[str, Mapping[str, frozenset[str]]] = {
 }
 
 
+#: Routes that are not one of a hospital's resources, and who reaches them. The view's own
+#: permission classes enforce these; no hospital role changes the answer.
+ANYONE = "anyone"
+ANY_MEMBER = "any-member"
+SUPERUSERS = "superusers"
+AUDIENCES: Mapping[str, str] = {
+    ANYONE: "anyone, signed in or not: signing in and out, the API's schema and its docs",
+    ANY_MEMBER: (
+        "every member of the hospital, whatever their role: the hospital's name, the API's "
+        "index, and the reports they requested themselves (admins and analysts see all)"
+    ),
+    SUPERUSERS: "platform superusers only, never a hospital role: reports over the whole fleet",
+}
+
+#: Routes served by views this project does not write (Django's, DRF's, drf-spectacular's), by
+#: URL name, with their audience. Our own views declare ``resource`` instead.
+FOREIGN_ROUTES: Mapping[str, str] = {
+    "api-root": ANY_MEMBER,
+    "schema": ANYONE,
+    "docs": ANYONE,
+    "rest_framework:login": ANYONE,
+    "rest_framework:logout": ANYONE,
+}
+
+
 def allowed(resource: str, action: str, roles: frozenset[str] | set[str]) -> bool:
     """Whether any of ``roles`` may ``action`` ("read" or "write") the ``resource``.
 
     Raises KeyError for a resource that is not in the matrix (a programming error).
     """
     return bool(MATRIX[resource][action] & set(roles))
+
+
+def permits(rule: str, action: str, roles: frozenset[str] | set[str]) -> bool:
+    """Whether ``roles`` pass the role check of a route decided by ``rule`` (a resource of the
+    matrix or an audience): the matrix for resources; every member for ``ANYONE`` and
+    ``ANY_MEMBER``; no hospital role for ``SUPERUSERS``.
+
+    Raises KeyError for a rule that is neither (a programming error).
+    """
+    if rule in (ANYONE, ANY_MEMBER):
+        return True
+    if rule == SUPERUSERS:
+        return False
+    return allowed(rule, action, roles)
 
 
 def as_markdown() -> str:
@@ -71,4 +118,6 @@ def as_markdown() -> str:
             cell = ("R" if role in rule[READ] else "") + ("W" if role in rule[WRITE] else "")
             cells.append(cell or "–")
         lines.append(f"| `{resource}` | " + " | ".join(cells) + " |")
+    lines += ["", "Routes that are not a hospital's resource:", ""]
+    lines += [f"- `{audience}`: {text}." for audience, text in AUDIENCES.items()]
     return "\n".join(lines)

@@ -80,7 +80,7 @@ class WardViewSet(HospitalResource):
     def delete_object(self, instance: Ward) -> None:
         ward_delete(ward=instance)
 
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], resource="beds")
     def occupancy(self, request: Request, pk: str | None = None) -> Response:
         """Each bed of the ward and who occupies it at ``?at=`` (default now)."""
         ward = self.get_object()
@@ -245,7 +245,7 @@ class AdmissionViewSet(HospitalResource):
         return dict(serializer.validated_data)
 
     @extend_schema(request=DischargeSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], resource="admissions")
     def discharge(self, request: Request, pk: str | None = None) -> Response:
         """Discharge at ``discharged_at`` (default now)."""
         admission = self.get_object()
@@ -254,7 +254,7 @@ class AdmissionViewSet(HospitalResource):
         return Response(self.get_serializer(done).data)
 
     @extend_schema(request=TransferSerializer, responses={201: AdmissionSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], resource="admissions")
     def transfer(self, request: Request, pk: str | None = None) -> Response:
         """Move to ``bed`` at ``at`` (default now); answers the new stay."""
         admission = self.get_object()

@@ -173,7 +173,7 @@ class InvoiceViewSet(HospitalResource):
         return Response(self.get_serializer(invoice_get(invoice_id)).data, status=code)
 
     @extend_schema(request=InvoiceLineSerializer, responses={201: InvoiceSerializer})
-    @action(detail=True, methods=["post"], url_path="lines")
+    @action(detail=True, methods=["post"], url_path="lines", resource="invoices")
     def lines(self, request: Request, pk: str | None = None) -> Response:
         invoice = self.get_object()
         serializer = InvoiceLineSerializer(data=request.data)
@@ -186,6 +186,7 @@ class InvoiceViewSet(HospitalResource):
         detail=True,
         methods=["patch", "delete"],
         url_path=rf"lines/(?P<line_id>{UUID_PATTERN})",
+        resource="invoices",
     )
     def line(self, request: Request, pk: str | None = None, line_id: str = "") -> Response:
         invoice = self.get_object()
@@ -202,14 +203,14 @@ class InvoiceViewSet(HospitalResource):
         return self._answer(invoice.pk)
 
     @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], resource="invoices")
     def issue(self, request: Request, pk: str | None = None) -> Response:
         refuse_body(request)
         invoice_issue(invoice=self.get_object())
         return self._answer(pk)
 
     @extend_schema(request=ReasonSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], resource="invoices")
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -93,7 +93,7 @@ class FeedbackViewSet(HospitalResource):
         feedback_delete(feedback=instance)
 
     @extend_schema(request=RespondSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], resource="feedback")
     def respond(self, request: Request, pk: str | None = None) -> Response:
         feedback = self.get_object()
         serializer = RespondSerializer(data=request.data)

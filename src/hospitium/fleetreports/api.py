@@ -23,6 +23,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hospitium.accounts.roles import SUPERUSERS
 from hospitium.core.api import OutputSerializer, StrictModelSerializer, StrictSerializer
 from hospitium.core.resources import UUID_PATTERN
 from hospitium.fleetreports.models import FleetReport
@@ -122,6 +123,7 @@ class FleetTemplateViewSet(viewsets.GenericViewSet[Any]):
 
     serializer_class = FleetTemplateSerializer
     queryset = FleetReport.objects.none()  # for the schema: the key is not a model pk
+    resource = SUPERUSERS
     permission_classes = [IsPlatformSuperuser]
     lookup_value_regex = r"[a-z0-9_]{1,64}"
     pagination_class = None
@@ -148,6 +150,7 @@ class FleetTemplateViewSet(viewsets.GenericViewSet[Any]):
         methods=["post"],
         serializer_class=FleetGenerateSerializer,
         throttle_scope="reports",
+        resource=SUPERUSERS,
     )
     def generate(self, request: Request, pk: str | None = None) -> Response:
         serializer = FleetGenerateSerializer(data=request.data)
@@ -162,6 +165,7 @@ class FleetReportViewSet(viewsets.GenericViewSet[Any]):
     """Fleet reports: list, detail, status, download, delete (or cancel while running)."""
 
     serializer_class = FleetReportSerializer
+    resource = SUPERUSERS
     permission_classes = [IsPlatformSuperuser]
     lookup_value_regex = UUID_PATTERN
     ordering_fields = ["created_at", "finished_at", "size", "duration_ms"]
@@ -193,7 +197,7 @@ class FleetReportViewSet(viewsets.GenericViewSet[Any]):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=FleetStatusSerializer)
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], resource=SUPERUSERS)
     def status(self, request: Request, pk: str | None = None) -> Response:
         report = self.get_object()
         return Response(
@@ -208,7 +212,7 @@ class FleetReportViewSet(viewsets.GenericViewSet[Any]):
         )
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], resource=SUPERUSERS)
     def download(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         download = fleet_report_download(report=self.get_object(), user=request.user)
         response = StreamingHttpResponse(download.chunks, content_type=download.content_type)

@@ -95,25 +95,27 @@ class PatientViewSet(HospitalResource):
         )
         return Response(serializer_class(rows, many=True).data)
 
+    # Each nested read is decided by the resource it reads, not by "patients": a receptionist
+    # who may read a patient may not read that patient's visits.
     @extend_schema(responses={200: list_of("Visit")})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], resource="visits")
     def visits(self, request: Request, pk: str | None = None) -> Response:
         return self._nested(request, "visits", "hospitium.encounters.api.VisitSerializer")
 
     @extend_schema(responses={200: list_of("Appointment")})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], resource="appointments")
     def appointments(self, request: Request, pk: str | None = None) -> Response:
         return self._nested(
             request, "appointments", "hospitium.scheduling.api.AppointmentSerializer"
         )
 
     @extend_schema(responses={200: list_of("Admission")})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], resource="admissions")
     def admissions(self, request: Request, pk: str | None = None) -> Response:
         return self._nested(request, "admissions", "hospitium.admissions.api.AdmissionSerializer")
 
     @extend_schema(responses={200: list_of("Invoice")})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], resource="invoices")
     def invoices(self, request: Request, pk: str | None = None) -> Response:
         return self._nested(request, "invoices", "hospitium.billing.api.InvoiceSerializer")
 

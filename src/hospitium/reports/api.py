@@ -25,7 +25,7 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from hospitium.accounts.roles import READ, WRITE, allowed
+from hospitium.accounts.roles import ANY_MEMBER
 from hospitium.audit.services import audit_record
 from hospitium.core.api import OutputSerializer, StrictModelSerializer, StrictSerializer
 from hospitium.core.context import actor_var, client_ip_var, roles_var
@@ -51,27 +51,7 @@ from hospitium.reports.services import (
     report_request,
     template_settings,
 )
-from hospitium.tenancy.permissions import IsHospitalMember, RoleDenied, RolePermission
-
-
-class ReportsPermission(BasePermission):
-    """Generating and the hospital-wide views need the reports role (admins, analysts); every
-    member may read, cancel and download their own reports (the selector narrows)."""
-
-    needs = {"generate": WRITE, "list_templates": READ, "dashboard": READ}
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        need = self.needs.get(getattr(view, "action", "") or "")
-        if view.basename == "report-template" and view.action == "list":
-            need = READ
-        if need is None:
-            return True
-        roles = roles_var.get()
-        if "*" in roles or allowed("reports", need, roles):
-            return True
-        raise RoleDenied(
-            f"Your role ({', '.join(sorted(roles)) or 'none'}) may not {need} reports."
-        )
+from hospitium.tenancy.permissions import IsHospitalMember, RolePermission
 
 
 class GenerateSerializer(StrictSerializer):
@@ -197,9 +177,12 @@ class ReportTemplateOutSerializer(OutputSerializer):
 
 
 class ReportTemplateViewSet(viewsets.GenericViewSet[Any]):
+    """Listing the templates and generating need the reports role (admins, analysts)."""
+
+    resource = "reports"
     serializer_class = ReportTemplateOutSerializer
     queryset = ReportTemplateSetting.objects.none()  # for the schema: the key is not a model pk
-    permission_classes = [IsHospitalMember, ReportsPermission]
+    permission_classes = [IsHospitalMember, RolePermission]
     lookup_value_regex = r"[a-z0-9_]{1,64}"
     pagination_class = None
     #: Set for ``generate`` only (ScopedRateThrottle, HOSPITIUM_RATE_REPORTS).
@@ -227,7 +210,11 @@ class ReportTemplateViewSet(viewsets.GenericViewSet[Any]):
 
     @extend_schema(request=GenerateSerializer, responses={202: GeneratedReportSerializer})
     @action(
-        detail=True, methods=["post"], serializer_class=GenerateSerializer, throttle_scope="reports"
+        detail=True,
+        methods=["post"],
+        serializer_class=GenerateSerializer,
+        throttle_scope="reports",
+        resource="reports",
     )
     def generate(self, request: Request, pk: str | None = None) -> Response:
         serializer = GenerateSerializer(data=request.data)
@@ -246,6 +233,10 @@ class ReportTemplateViewSet(viewsets.GenericViewSet[Any]):
 
 
 class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
+    """Every member reads, cancels and downloads the reports they requested (the selector
+    narrows; admins and analysts see all); the hospital-wide dashboard needs the reports role."""
+
+    resource = ANY_MEMBER
     serializer_class = GeneratedReportSerializer
     lookup_value_regex = UUID_PATTERN
     ordering_fields = ["created_at", "finished_at", "size", "duration_ms"]
@@ -254,7 +245,7 @@ class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
     def get_permissions(self) -> list[BasePermission]:
         if self.action == "download" and "signature" in self.request.query_params:
             return [AllowAny()]
-        return [IsHospitalMember(), ReportsPermission()]
+        return [IsHospitalMember(), RolePermission()]
 
     def _user_id(self) -> int | None:
         pk = getattr(self.request.user, "pk", None)
@@ -299,7 +290,7 @@ class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=ReportStatusSerializer)
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], resource=ANY_MEMBER)
     def status(self, request: Request, pk: str | None = None) -> Response:
         report = self.get_object()
         return Response(
@@ -321,7 +312,7 @@ class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
             )
         ],
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], resource=ANY_MEMBER)
     def download(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         token = request.query_params.get("signature")
         if token is not None:
@@ -339,7 +330,7 @@ class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
         return response
 
     @extend_schema(responses=ReportDashboardSerializer)
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], resource="reports")
     def dashboard(self, request: Request) -> Response:
         return Response(report_dashboard())
 
@@ -435,7 +426,7 @@ class ReportSettingsViewSet(viewsets.GenericViewSet[Any]):
     pagination_class = None
 
     @extend_schema(methods=["GET", "PATCH"], responses=ReportRetentionSerializer)
-    @action(detail=False, methods=["get", "patch"])
+    @action(detail=False, methods=["get", "patch"], resource="report-settings")
     def retention(self, request: Request) -> Response:
         if request.method == "PATCH":
             serializer = ReportRetentionSerializer(data=request.data)

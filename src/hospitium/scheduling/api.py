@@ -98,22 +98,22 @@ class AppointmentViewSet(HospitalResource):
         return Response(self.get_serializer(appointment).data)
 
     @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], resource="appointments")
     def arrive(self, request: Request, pk: str | None = None) -> Response:
         return self._status_change(appointment_arrive)
 
     @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], resource="appointments")
     def fulfil(self, request: Request, pk: str | None = None) -> Response:
         return self._status_change(appointment_fulfil)
 
     @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], resource="appointments")
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         return self._status_change(appointment_cancel)
 
     @extend_schema(request=None)
-    @action(detail=True, methods=["post"], url_path="no-show")
+    @action(detail=True, methods=["post"], url_path="no-show", resource="appointments")
     def no_show(self, request: Request, pk: str | None = None) -> Response:
         return self._status_change(appointment_no_show)
 

@@ -14,6 +14,10 @@ from hospitium.tenancy.context import current_hospital
 class CurrentHospitalView(APIView):
     """The hospital this request addresses (by host or X-Hospital)."""
 
+    #: Every member, whatever their role (accounts.roles.ANY_MEMBER; tenancy sits below
+    #: accounts, and the route test checks that the name is a known rule).
+    resource = "any-member"
+
     @extend_schema(
         responses=inline_serializer(
             "CurrentHospital",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -14,7 +16,11 @@ from hospitium.tenancy.errors import NoHospitalSelected
 from hospitium.tenancy.selectors import bind_actor
 
 
-class RoleDenied(PermissionRefused):
+class RoleDenied(PermissionRefused, DjangoPermissionDenied):
+    """A member whose roles do not allow the action. Also a Django PermissionDenied, which is
+    what DRF's OPTIONS metadata expects while it probes whether the user may write: without
+    it, OPTIONS answered 403 to every member who may read but not write."""
+
     code = "role_forbidden"
 
 
@@ -39,18 +45,21 @@ class IsHospitalMember(BasePermission):
 
 
 class RolePermission(BasePermission):
-    """The role matrix (accounts.roles) for the view's ``resource``: GET/HEAD/OPTIONS read,
-    everything else writes. A member without the role gets 403 with the reason."""
+    """The role matrix (accounts.roles) for the rule the view's route declares: its
+    ``resource`` (a custom action sets its own with ``@action(..., resource=...)``, so a nested
+    route is decided by what it reads, not by the path it hangs from). GET/HEAD/OPTIONS read,
+    everything else writes. A member without the role gets 403 with the reason; a view that
+    declares no rule is refused (fail closed)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        from hospitium.accounts.roles import READ, WRITE, allowed
+        from hospitium.accounts.roles import READ, WRITE, permits
 
         resource: str | None = getattr(view, "resource", None)
-        if resource is None:
-            return True
+        if not resource:
+            raise ImproperlyConfigured(f"{type(view).__name__} declares no resource rule.")
         action = READ if request.method in SAFE_METHODS else WRITE
         roles = roles_var.get()
-        if "*" in roles or allowed(resource, action, roles):
+        if "*" in roles or permits(resource, action, roles):
             return True
         raise RoleDenied(
             f"Your role ({', '.join(sorted(roles)) or 'none'}) may not {action} {resource}."
