@@ -1030,6 +1030,7 @@ def child(kind: str, date_from: dt.date, date_to: dt.date, profile: bool) -> dic
                 include_rows=True,
                 requested_by_label="bench",
                 enqueue=False,
+                roles={"admin"},
             )
             marks: dict[int, float] = {}
 

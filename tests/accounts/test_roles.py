@@ -30,6 +30,7 @@ def test_analysts_never_read_patient_records():
         "admissions",
         "invoices",
         "feedback",
+        "report-rows",
     ):
         assert not allowed(resource, READ, {"analyst"})
 

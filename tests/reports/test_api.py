@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_reports")]
 ALPHA = "alpha.example.test"
 BRAVO = "bravo.example.test"
 BODY = {**PERIOD, "format": "csv", "filters": {}, "include_rows": True}
+FIGURES = {**BODY, "include_rows": False}
 
 
 def generate(api, body=None, host=ALPHA, template="fake_counts"):
@@ -44,7 +45,7 @@ def analyst_a(hospital_a):
 def test_the_reports_role_decides_who_generates(api, hospital_a, role, can_generate):
     api.force_login(make_user(f"{role}@alpha.example.test", hospital=hospital_a, role=role))
     templates = api.get("/api/reports/templates/", HTTP_HOST=ALPHA)
-    created = generate(api)
+    created = generate(api, FIGURES)
     assert templates.status_code == (200 if can_generate else 403)
     assert created.status_code == (202 if can_generate else 403), created.content
     if can_generate:
@@ -101,9 +102,9 @@ def test_everyone_sees_their_own_and_admins_and_analysts_see_all(
     api, hospital_a, admin_a, analyst_a, doctor_a
 ):
     api.force_login(admin_a)
-    mine = generate(api).json()["id"]
+    mine = generate(api, FIGURES).json()["id"]
     api.force_login(analyst_a)
-    theirs = generate(api, {**BODY, "format": "json"}).json()["id"]
+    theirs = generate(api, {**FIGURES, "format": "json"}).json()["id"]
     # A doctor who once generated (when they held the analyst role) still sees theirs only.
     with hospital_context("ALPHA"):
         GeneratedReport.objects.filter(pk=theirs).update(requested_by_id=doctor_a.pk)
@@ -124,6 +125,38 @@ def test_everyone_sees_their_own_and_admins_and_analysts_see_all(
     assert api.get(f"/api/reports/generated/{mine}/download/", HTTP_HOST=ALPHA).status_code == 404
     assert api.get(f"/api/reports/generated/{theirs}/download/", HTTP_HOST=ALPHA).status_code == 200
     assert api.get("/api/reports/generated/dashboard/", HTTP_HOST=ALPHA).status_code == 403
+
+
+def test_analysts_get_figures_but_never_patient_rows(api, hospital_a, admin_a, analyst_a):
+    # With include_rows an analyst's report used to carry names, birth dates and MRNs.
+    with hospital_context("ALPHA"):
+        mrn = factories.patient().mrn
+    api.force_login(analyst_a)
+    refused = generate(api)
+    assert refused.status_code == 403, refused.content
+    error = refused.json()["error"]
+    assert (error["code"], error["category"]) == ("report_rows_forbidden", "permission")
+    assert "include_rows" in error["message"]
+    with hospital_context("ALPHA"):
+        assert not GeneratedReport.objects.exists()
+    figures = generate(api, FIGURES)
+    assert figures.status_code == 202
+    download = api.get(f"/api/reports/generated/{figures.json()['id']}/download/", HTTP_HOST=ALPHA)
+    assert download.status_code == 200
+    assert mrn.encode() not in b"".join(download.streaming_content)
+
+    # An admin's report with rows is not shown to an analyst at all (not its link either).
+    api.force_login(admin_a)
+    with_rows = generate(api).json()["id"]
+    detail = api.get(f"/api/reports/generated/{with_rows}/", HTTP_HOST=ALPHA).json()
+    assert detail["row_count"] == 1 and detail["signed_download_url"]
+    api.force_login(analyst_a)
+    listed = api.get("/api/reports/generated/", HTTP_HOST=ALPHA).json()["results"]
+    assert [row["id"] for row in listed] == [figures.json()["id"]]
+    for suffix in ("", "status/", "download/"):
+        url = f"/api/reports/generated/{with_rows}/{suffix}"
+        assert api.get(url, HTTP_HOST=ALPHA).status_code == 404, url
+    assert api.delete(f"/api/reports/generated/{with_rows}/", HTTP_HOST=ALPHA).status_code == 404
 
 
 def test_the_format_filter_is_a_filter_not_a_renderer_switch(api, hospital_a, admin_a):

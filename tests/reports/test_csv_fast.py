@@ -694,6 +694,7 @@ def test_a_csv_report_starts_its_readers_while_the_template_builds(
             date_to=DATE_TO,
             include_rows=True,
             enqueue=False,
+            roles={"admin"},
         )
         built = generation.build_file(report)
         try:
@@ -895,6 +896,7 @@ def test_a_report_whose_reader_dies_fails_with_a_clear_message(
             date_to=DATE_TO,
             include_rows=True,
             enqueue=False,
+            roles={"admin"},
         )
         done = generation.report_generate(report_id=report.pk)
     assert done is not None

@@ -22,6 +22,7 @@ from hospitium.reports import files, generation
 from hospitium.reports.errors import (
     ReportExpired,
     ReportNotReady,
+    ReportRowsRefused,
     ReportStorageUnavailable,
     ReportTransientError,
 )
@@ -49,7 +50,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_reports")]
 
 
 def request(**overrides):
-    args = {"template_key": "fake_counts", "format": "csv", **PERIOD, "enqueue": False}
+    args = {
+        "template_key": "fake_counts",
+        "format": "csv",
+        **PERIOD,
+        "enqueue": False,
+        "roles": {"admin"},
+    }
     args.update(overrides)
     return report_request(**args)
 
@@ -335,3 +342,19 @@ def test_a_storage_key_never_comes_from_user_input():
     with pytest.raises(ValueError):
         files.storage_key("ALPHA", "../../x", "csv")
     assert generation.LEASE_SECONDS <= 300
+
+
+@pytest.mark.parametrize(
+    ("roles", "refused"),
+    [({"analyst"}, True), (None, True), ({"admin"}, False), ({"analyst", "admin"}, False)],
+)
+def test_patient_rows_need_a_role_that_reads_them(hospital_a, roles, refused):
+    # None: the roles bound to the request; outside one there are none, so rows are refused.
+    with hospital_context("ALPHA"):
+        if refused:
+            with pytest.raises(ReportRowsRefused):
+                request(include_rows=True, roles=roles)
+            assert not GeneratedReport.objects.exists()
+            assert request(include_rows=False, roles=roles).include_rows is False
+        else:
+            assert request(include_rows=True, roles=roles).include_rows is True

@@ -130,6 +130,8 @@ def test_a_disabled_template_refuses_generation_with_a_clear_error(api, hospital
         ({"default_parameters": {"sex": "other"}}, "default_parameters.sex"),
         ({"default_parameters": {"ward": "x"}}, "default_parameters"),
         ({"default_parameters": {"date_from": "2025-01-01"}}, "default_parameters"),
+        # Rows are asked for by each request (and refused to analysts), never by a default.
+        ({"default_parameters": {"include_rows": True}}, "default_parameters"),
         ({"default_parameters": ["sex"]}, "default_parameters"),
         ({"formats": ["pdf"]}, "formats"),
         ({"formats": "csv"}, "formats"),

@@ -55,6 +55,8 @@ MATRIX: Mapping[str, Mapping[str, frozenset[str]]] = {
     "break-glass": _rule({ADMIN}, {ADMIN}),
     "reports": _rule({ADMIN, ANALYST}, {ADMIN, ANALYST}),
     "report-settings": _rule({ADMIN, ANALYST}, {ADMIN}),
+    # A report's patient-level rows (``include_rows``): names, birth dates, MRNs, diagnoses.
+    "report-rows": _rule({ADMIN}, set()),
 }
 
 

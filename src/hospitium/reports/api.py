@@ -224,6 +224,7 @@ class ReportTemplateViewSet(viewsets.GenericViewSet[Any]):
             template_key=str(pk),
             requested_by_id=request.user.pk,
             requested_by_label=actor[1] if actor else "",
+            roles=roles_var.get(),
             **serializer.validated_data,
         )
         return Response(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hospitium.core.errors import Category, HospitiumError, Severity
+from hospitium.core.errors import Category, HospitiumError, PermissionRefused, Severity
 
 
 class ReportError(HospitiumError):
@@ -12,6 +12,16 @@ class ReportError(HospitiumError):
     category = Category.BUSINESS_RULE
     severity = Severity.WARNING
     default_message = "The report could not be generated."
+
+
+class ReportRowsRefused(PermissionRefused):
+    """The requester's roles may not read a report's patient-level rows (``include_rows``)."""
+
+    code = "report_rows_forbidden"
+    default_message = (
+        "Your role may not include patient-level rows in a report; ask for it without "
+        "include_rows to get its figures."
+    )
 
 
 class ReportNotReady(HospitiumError):

@@ -1,10 +1,12 @@
 """Reads of reports, always in the current hospital's store, with the access rule applied:
-everyone sees their own reports; admins and analysts (and platform superusers) see all."""
+everyone sees their own reports; admins and analysts (and platform superusers) see all; a report
+with patient-level rows only whoever may read them (the "report-rows" row of the matrix)."""
 
 from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,10 +21,17 @@ def sees_all(roles: frozenset[str] | set[str]) -> bool:
     return "*" in roles or allowed("reports", READ, roles)
 
 
+def reads_rows(roles: Collection[str]) -> bool:
+    """Whether ``roles`` may read a report's patient-level rows (``include_rows``)."""
+    return "*" in roles or allowed("report-rows", READ, set(roles))
+
+
 def report_list(
     *, user_id: int | None, roles: frozenset[str] | set[str]
 ) -> QuerySet[GeneratedReport]:
     reports = GeneratedReport.objects.all()
+    if not reads_rows(roles):
+        reports = reports.filter(include_rows=False)
     if sees_all(roles):
         return reports
     return reports.filter(requested_by_id=user_id) if user_id is not None else reports.none()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from hospitium.audit.services import audit_record
+from hospitium.core.context import roles_var
 from hospitium.core.db import atomic_service
 from hospitium.core.errors import (
     BusinessRuleViolation,
@@ -29,6 +30,7 @@ from hospitium.reports.base import ReportFormat
 from hospitium.reports.errors import (
     ReportExpired,
     ReportNotReady,
+    ReportRowsRefused,
     ReportStorageUnavailable,
 )
 from hospitium.reports.generation import (
@@ -38,6 +40,7 @@ from hospitium.reports.generation import (
     retention_days,
 )
 from hospitium.reports.models import GeneratedReport, ReportDownload, ReportTemplateSetting
+from hospitium.reports.selectors import reads_rows
 from hospitium.tenancy.context import current_hospital
 from hospitium.tenancy.router import current_alias
 
@@ -110,12 +113,19 @@ def report_request(
     requested_by_id: int | None = None,
     requested_by_label: str = "",
     enqueue: bool = True,
+    roles: Collection[str] | None = None,
 ) -> GeneratedReport:
     """Queue a report of the current hospital; the task is enqueued when the row is committed.
 
-    Raises NotFound for an unknown template, BusinessRuleViolation for a disabled one, and
-    ValidationFailed (with field errors) for a format or parameters the template refuses.
+    ``roles`` are the requester's (default: the roles bound to this request or task; none
+    outside one). Patient-level rows (``include_rows``) need a role that may read them.
+
+    Raises ReportRowsRefused for rows the roles may not read, NotFound for an unknown
+    template, BusinessRuleViolation for a disabled one, and ValidationFailed (with field
+    errors) for a format or parameters the template refuses.
     """
+    if include_rows and not reads_rows(roles_var.get() if roles is None else roles):
+        raise ReportRowsRefused()
     template = registry.templates().get(template_key)
     if template is None:
         raise NotFound(f"There is no report template {template_key!r}.")
