@@ -45,7 +45,7 @@ HOST = "alpha.example.test"
 ROLES = [ADMIN, DOCTOR, NURSE, RECEPTION, BILLING, ANALYST]
 NOWHERE = "00000000-0000-4000-8000-000000000000"
 #: Values tried for a route's URL arguments, in order, until one fits the pattern.
-ARGUMENTS = {"pk": [NOWHERE, "no_such_key"], "line_id": [NOWHERE], "format": ["json"]}
+ARGUMENTS = {"pk": [NOWHERE, "no_such_key", "999999999"], "line_id": [NOWHERE], "format": ["json"]}
 #: The actions a viewset's own resource covers; any other action must name its resource.
 STANDARD_ACTIONS = {"list", "create", "retrieve", "update", "partial_update", "destroy"}
 SAFE = {"get", "head", "options"}

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hospitium.accounts.models import BreakGlassAccess
+from hospitium.accounts.roles import SUPERUSERS
 from hospitium.accounts.selectors import break_glass_list
 from hospitium.audit.errors import BreakGlassSuperuserRequired
 from hospitium.audit.models import AuditEvent
@@ -171,7 +172,7 @@ class BreakGlassViewSet(
         return break_glass_list(hospital_id=current_hospital().id)
 
     @extend_schema(request=None, responses=BreakGlassSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], resource="break-glass")
     def close(self, request: Request, pk: str | None = None) -> Response:
         refuse_body(request)
         access = break_glass_close(access=self.get_object(), closed_by=request.user)  # type: ignore[arg-type]
@@ -198,6 +199,7 @@ class PlatformBreakGlassViewSet(
     """Break-glass for platform superusers: ``POST`` opens one for yourself into one hospital
     (``hospital``, ``reason``, ``minutes``); ``POST {id}/close/`` ends it; ``GET`` lists all."""
 
+    resource = SUPERUSERS
     permission_classes = [IsPlatformSuperuser]
     serializer_class = BreakGlassSerializer
     lookup_value_regex = r"[0-9]+"
@@ -218,7 +220,7 @@ class PlatformBreakGlassViewSet(
         return Response(BreakGlassSerializer(access).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=BreakGlassSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], resource=SUPERUSERS)
     def close(self, request: Request, pk: str | None = None) -> Response:
         refuse_body(request)
         access = break_glass_close(access=self.get_object(), closed_by=request.user)  # type: ignore[arg-type]
