@@ -170,7 +170,6 @@ def appointment_book(request: HttpRequest) -> HttpResponse:
         request,
         "web/appointment_book.html",
         {"form": form, "conflict": conflict, "datetime_format": DATETIME_FORMAT},
-        status=409 if conflict else 200,
     )
 
 
@@ -195,5 +194,5 @@ def appointment_action(
         request.GET = QueryDict(urlsplit(back).query)
         context = _day_context(request)
         context["refusal"] = exc.message
-        return render_page(request, "web/appointment_list.html", context, status=exc.http_status)
+        return render_page(request, "web/appointment_list.html", context)
     return redirect(back)
