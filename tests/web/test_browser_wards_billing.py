@@ -1,17 +1,23 @@
-"""Admissions and billing in a real browser: admit a patient to a bed and discharge them; issue
-an invoice, be refused an overpayment, pay the balance."""
+"""Admissions, billing, feedback and campaigns in a real browser: admit a patient to a bed and
+discharge them; issue an invoice, be refused an overpayment, pay the balance; answer feedback;
+a patient joins and leaves a campaign."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from hospitium.accounts.models import Role
+from hospitium.campaigns.services import campaign_create
+from hospitium.feedback.services import feedback_submit
 from hospitium.tenancy.context import hospital_context
 from hospitium.tenancy.models import Hospital
 from tests import factories
 from tests.admissions.helpers import bed, ward
+from tests.billing import factories as billing
 from tests.web.browser import arrive, sign_in
 from tests.web.helpers import member
 
@@ -78,3 +84,40 @@ def test_issue_an_invoice_overpaying_is_refused_then_the_balance_is_paid(
     arrive(page)
     assert page.locator("#balance").inner_text().startswith("0.00")
     assert page.get_by_role("link", name="Receipt (PDF)").count() == 1
+
+
+def test_feedback_answered_and_a_patient_joins_and_leaves_a_campaign(
+    page: Any, live_server: Any, hospital_a: Hospital
+) -> None:
+    today = timezone.now().date()
+    with hospital_context(hospital_a):
+        feedback_submit(visit=billing.visit(), rating=5, comment="Very kind")
+        campaign_create(
+            name="Flu 2026",
+            starts_on=today - dt.timedelta(days=5),
+            ends_on=today + dt.timedelta(days=20),
+        )
+        factories.patient(given_name="Marie", family_name="Curie")
+    admin = member(hospital_a, Role.ADMIN)
+    sign_in(page, live_server, hospital_a, admin.email, "/feedback/")
+    page.get_by_role("table").get_by_role("link").first.click()
+    arrive(page)
+    page.get_by_label("Response").fill("Thank you")
+    page.get_by_role("button", name="Save response").click()
+    arrive(page)
+    assert page.get_by_text("The response is saved.").is_visible()
+    page.get_by_role("navigation").get_by_role("link", name="Campaigns").click()
+    arrive(page)
+    page.get_by_role("link", name="Flu 2026").click()
+    arrive(page)
+    page.get_by_label("Find the patient").fill("Curie")
+    page.get_by_role("button", name="Search").click()
+    arrive(page)
+    page.get_by_role("link", name="Choose Curie, Marie").click()
+    arrive(page)
+    page.get_by_role("button", name="Join the campaign").click()
+    arrive(page)
+    assert "Enrolled" in page.get_by_role("row", name="Curie, Marie").inner_text()
+    page.get_by_role("button", name="Leave Curie, Marie").click()
+    arrive(page)
+    assert "Dropped out" in page.get_by_role("row", name="Curie, Marie").inner_text()

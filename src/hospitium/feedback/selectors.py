@@ -12,8 +12,8 @@ from hospitium.feedback.models import Feedback
 
 
 def feedback_list() -> QuerySet[Feedback]:
-    """Feedback of the current hospital, newest first, with its visit."""
-    return Feedback.objects.select_related("visit").order_by("-submitted_at")
+    """Feedback of the current hospital, newest first, with its visit and patient."""
+    return Feedback.objects.select_related("visit__patient").order_by("-submitted_at")
 
 
 def feedback_get(feedback_id: uuid.UUID | str) -> Feedback:

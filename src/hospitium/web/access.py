@@ -40,6 +40,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem(_("Appointments"), "/appointments/", "appointments", "appointments"),
     NavItem(_("Admissions"), "/admissions/", "admissions", "admissions"),
     NavItem(_("Billing"), "/billing/", "invoices", "billing"),
+    NavItem(_("Feedback"), "/feedback/", "feedback", "feedback"),
+    NavItem(_("Campaigns"), "/campaigns/", "campaigns", "campaigns"),
 )
 
 

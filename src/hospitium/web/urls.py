@@ -9,6 +9,7 @@ from hospitium.web.views import (
     appointments,
     auth,
     billing,
+    engagement,
     overview,
     patients,
     visits,
@@ -54,5 +55,15 @@ urlpatterns: list[URLPattern] = [
         "billing/payments/<str:payment_id>/receipt.pdf",
         billing.receipt_document,
         name="web-receipt-pdf",
+    ),
+    path("feedback/", engagement.feedback_index, name="web-feedback"),
+    path("feedback/<str:feedback_id>/", engagement.feedback_detail, name="web-feedback-item"),
+    path("campaigns/", engagement.campaign_index, name="web-campaigns"),
+    path("campaigns/<str:campaign_id>/", engagement.campaign_detail, name="web-campaign"),
+    path("campaigns/<str:campaign_id>/join/", engagement.campaign_join, name="web-campaign-join"),
+    path(
+        "campaigns/participations/<str:participation_id>/leave/",
+        engagement.campaign_leave,
+        name="web-campaign-leave",
     ),
 ]
