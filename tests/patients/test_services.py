@@ -146,3 +146,20 @@ def test_a_new_hospitals_schema_has_the_trigram_index_search_uses(hospital_a: Ho
     assert len(rows) == 1
     assert "gin_trgm_ops" in rows[0][0]
     assert "(given_name)::text || ' '::text) || (family_name)::text)" in rows[0][0]
+
+
+def test_a_common_search_sorts_a_bounded_number_of_matches(hospital_a: Hospital) -> None:
+    from hospitium.patients import selectors
+
+    with hospital_context(hospital_a):
+        for n in range(8):
+            patient_register(given_name="Ann", family_name=f"Smith{n}", birth_date=BORN)
+        every = patient_search("smith", limit=50)
+        assert len(every) == 8
+        assert [p.family_name for p in every] == sorted(p.family_name for p in every)
+        original = selectors.MAX_CANDIDATES
+        selectors.MAX_CANDIDATES = 3
+        try:
+            assert len(patient_search("smith", limit=50)) == 3
+        finally:
+            selectors.MAX_CANDIDATES = original

@@ -222,3 +222,18 @@ def test_voiding_needs_a_reason_and_hides_the_patient(hospital_a: Hospital, doct
     assert client.get(f"/patients/{ada.pk}/").status_code == 404
     with hospital_context(hospital_a):
         assert Patient.all_objects.get(pk=ada.pk).void_reason == "Registered twice"
+
+
+def test_a_search_with_more_matches_than_shown_asks_for_more_letters(
+    hospital_a: Hospital, doctor_a: User
+) -> None:
+    with hospital_context(hospital_a):
+        for _ in range(26):
+            factories.patient(family_name="Lovell")
+        factories.patient(family_name="Hopper")
+    client = client_for(hospital_a, doctor_a)
+    crowded = client.get("/patients/", {"q": "lovel"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "The first 25 patients" in crowded and "type more" in crowded
+    few = client.get("/patients/", {"q": "hopper"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "1 patient found" in few
+    assert "type more" not in few

@@ -19,6 +19,10 @@ from hospitium.tenancy.router import current_alias
 
 #: Search needs this many characters in a word (the trigram indexes cannot use fewer).
 MIN_TERM = 3
+#: At most this many matches of the index are sorted for a search: the cost of a search stays
+#: bounded however common the letters typed (three letters can match thousands of names); past
+#: it, the first of them by name are shown and the user types on to narrow.
+MAX_CANDIDATES = 300
 #: A name at least this similar (0–1) to an existing patient's, same birth date: likely the same.
 DUPLICATE_SIMILARITY = 0.8
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y")
@@ -68,22 +72,25 @@ def _matching_ids(terms: list[str]) -> RawSQL:
         where = " AND ".join(
             ["lower(given_name || ' ' || family_name || ' ' || mrn) LIKE %s"] * len(terms)
         )
-        sql = f"SELECT id FROM patients_patient WHERE {where}"  # noqa: S608 - fixed text
-        return RawSQL(sql, [f"%{t}%" for t in escaped])  # noqa: S611 - terms are parameters
+        sql = f"SELECT id FROM patients_patient WHERE {where} LIMIT %s"  # noqa: S608 - fixed text
+        params = [*(f"%{t}%" for t in escaped), MAX_CANDIDATES]
+        return RawSQL(sql, params)  # noqa: S611 - terms are parameters
     match = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
     return RawSQL(
         "SELECT id FROM patients_patient WHERE rowid IN "
-        "(SELECT rowid FROM patients_patient_fts WHERE patients_patient_fts MATCH %s)",
-        [match],
+        "(SELECT rowid FROM patients_patient_fts WHERE patients_patient_fts MATCH %s "
+        "LIMIT %s)",
+        [match, MAX_CANDIDATES],
     )
 
 
 def patient_search(query: str, *, limit: int = 25) -> list[Patient]:
     """Patients whose name or MRN contains every word of ``query`` (at least MIN_TERM
-    characters each), or born on the date ``query`` names; at most ``limit``, by name."""
+    characters each), or born on the date ``query`` names; at most ``limit``, by name, from
+    the first MAX_CANDIDATES matches."""
     born = parse_birth_date(query)
     if born is not None:
-        return list(patient_list().filter(birth_date=born)[:limit])
+        return list(patient_list().filter(birth_date=born)[:limit])  # an index seek, few rows
     terms = search_terms(query)
     if not terms:
         return []

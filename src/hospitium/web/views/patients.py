@@ -28,16 +28,20 @@ from hospitium.web.forms import PatientEditForm, PatientForm, VoidForm
 from hospitium.web.pages import hospital_page, render_page
 from hospitium.web.timeline import PARTS, patient_timeline
 
+#: Patients a search shows; past it, the page asks for more letters.
+SHOWN = 25
+
 
 @require_http_methods(["GET"])
 @hospital_page
 def patient_list(request: HttpRequest) -> HttpResponse:
     require("patients", READ)
     query = request.GET.get("q", "").strip()
-    results = patient_search(query) if query else patient_recent()
+    results = patient_search(query, limit=SHOWN + 1) if query else patient_recent(limit=SHOWN)
     context = {
         "query": query,
-        "patients": results,
+        "patients": results[:SHOWN],
+        "more": len(results) > SHOWN,
         "min_term": MIN_TERM,
         "can_register": can("patients", WRITE),
     }
