@@ -69,6 +69,7 @@ class Visits:
 
     def __init__(self) -> None:
         self.reached: list[str] = []
+        self.navigated: list[str] = []
         self.checked: set[str] = set()
         self.console_errors: list[str] = []
 
@@ -88,13 +89,16 @@ def page(browser: Any, live_server: Any, request: pytest.FixtureRequest) -> Iter
     visits = Visits()
     tab.on(
         "framenavigated",
-        lambda frame: visits.reached.append(frame.url) if frame == tab.main_frame else None,
+        lambda frame: visits.navigated.append(frame.url) if frame == tab.main_frame else None,
     )
+    # Pages that loaded, not every change of address: htmx's hx-push-url changes the address
+    # (history.pushState) for each search typed, and the results are checked where they land.
+    tab.on("load", lambda loaded: visits.reached.append(loaded.url))
 
     def console(message: Any) -> None:
         # An error page (403, 404, a 409 clash) is a page the app meant to show: the browser
         # logs its status, but only a failed request for anything else is a fault.
-        document = message.location.get("url") in visits.reached
+        document = message.location.get("url") in visits.navigated
         if message.type == "error" and "status of 404" not in message.text and not document:
             visits.console_errors.append(message.text)
 
