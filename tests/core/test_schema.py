@@ -30,6 +30,7 @@ RESOURCES = [
     "feedback",
     "campaigns",
     "audit-events",
+    "members",
 ]
 
 

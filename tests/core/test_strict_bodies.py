@@ -42,6 +42,7 @@ from tests import factories
 from tests.admissions import helpers as admissions
 from tests.billing import factories as billing
 from tests.campaigns import factories as campaigns
+from tests.conftest import make_user
 from tests.core.test_errors import envelope_of
 from tests.encounters import factories as encounters
 
@@ -114,6 +115,7 @@ def one_of_each(hospital_a: Hospital, superuser: User) -> dict[str, str]:
             "fleet-report-template": template,
             "break-glass": str(glass.pk),
             "platform-break-glass": str(glass.pk),
+            "member": str(make_user("walk@alpha.example.test", hospital=hospital_a).pk),
         }
 
 

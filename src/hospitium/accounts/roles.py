@@ -53,6 +53,7 @@ MATRIX: Mapping[str, Mapping[str, frozenset[str]]] = {
     "participations": _rule(CLINICAL, CLINICAL),
     "audit-events": _rule({ADMIN}, set()),
     "break-glass": _rule({ADMIN}, {ADMIN}),
+    "members": _rule({ADMIN}, {ADMIN}),
     "reports": _rule({ADMIN, ANALYST}, {ADMIN, ANALYST}),
     "report-settings": _rule({ADMIN, ANALYST}, {ADMIN}),
     # A report's patient-level rows (``include_rows``): names, birth dates, MRNs, diagnoses.

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from hospitium.accounts.models import BreakGlassAccess, Membership
+from hospitium.accounts.models import BreakGlassAccess, Membership, User
 
 #: The roles of a platform superuser inside a hospital while their break-glass access is open.
 ALL_ROLES = frozenset({"*"})
@@ -60,3 +61,50 @@ def break_glass_list(
     if user_id is not None:
         accesses = accesses.filter(user_id=user_id)
     return accesses
+
+
+@dataclass(frozen=True)
+class Member:
+    """One person of a hospital's staff and the roles they hold there."""
+
+    user: User
+    roles: tuple[str, ...]
+
+    @property
+    def id(self) -> int:
+        return int(self.user.pk)
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+    @property
+    def full_name(self) -> str:
+        return self.user.full_name
+
+
+def member_list(*, hospital_id: int) -> list[Member]:
+    """A hospital's members, by email, each with their roles (one query)."""
+    members: dict[int, Member] = {}
+    rows = (
+        Membership.objects.filter(hospital_id=hospital_id)
+        .select_related("user")
+        .order_by("user__email", "role")
+    )
+    for row in rows:
+        held = members.get(row.user_id)
+        roles = (*held.roles, row.role) if held else (row.role,)
+        members[row.user_id] = Member(user=row.user, roles=roles)
+    return list(members.values())
+
+
+def member_get(*, hospital_id: int, user_id: int) -> Member | None:
+    """One member of a hospital with their roles, or None when the user holds no role there."""
+    rows = list(
+        Membership.objects.filter(hospital_id=hospital_id, user_id=user_id)
+        .select_related("user")
+        .order_by("role")
+    )
+    if not rows:
+        return None
+    return Member(user=rows[0].user, roles=tuple(row.role for row in rows))
