@@ -42,6 +42,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem(_("Billing"), "/billing/", "invoices", "billing"),
     NavItem(_("Feedback"), "/feedback/", "feedback", "feedback"),
     NavItem(_("Campaigns"), "/campaigns/", "campaigns", "campaigns"),
+    NavItem(_("Staff"), "/staff/", "members", "staff"),
 )
 
 

@@ -12,6 +12,7 @@ from hospitium.web.views import (
     engagement,
     overview,
     patients,
+    staff,
     visits,
 )
 
@@ -66,4 +67,7 @@ urlpatterns: list[URLPattern] = [
         engagement.campaign_leave,
         name="web-campaign-leave",
     ),
+    path("staff/", staff.staff_list, name="web-staff"),
+    path("staff/<int:user_id>/", staff.staff_member, name="web-staff-member"),
+    path("staff/<int:user_id>/remove/", staff.staff_member_remove, name="web-staff-remove"),
 ]
