@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
@@ -38,3 +40,31 @@ def events_since(events: QuerySet[AuditEvent], since: dt.datetime) -> QuerySet[A
     Raises ValueError for a naive ``since``.
     """
     return events.filter(pk__gte=first_id_at(since - ID_LAG), at__gte=since)
+
+
+def audit_event_search(
+    *,
+    actor_id: int | None = None,
+    action: str | None = None,
+    object_ids: Iterable[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    before: uuid.UUID | None = None,
+) -> QuerySet[AuditEvent]:
+    """The log narrowed by who acted, what they did, which records (``object_ids``: any of
+    them), and when (``since`` ≤ at < ``until``), newest first; ``before`` (an event's id) gives
+    the events older than it, for paging by id (each page reads that page only)."""
+    events = audit_event_list()
+    if actor_id is not None:
+        events = events.filter(actor_id=actor_id)
+    if action:
+        events = events.filter(action=action)
+    if object_ids is not None:
+        events = events.filter(object_id__in=list(object_ids))
+    if since is not None:
+        events = events_since(events, since)
+    if until is not None:
+        events = events.filter(at__lt=until)
+    if before is not None:
+        events = events.filter(pk__lt=before)
+    return events

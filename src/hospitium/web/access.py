@@ -43,6 +43,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem(_("Feedback"), "/feedback/", "feedback", "feedback"),
     NavItem(_("Campaigns"), "/campaigns/", "campaigns", "campaigns"),
     NavItem(_("Staff"), "/staff/", "members", "staff"),
+    NavItem(_("Audit log"), "/audit/", "audit-events", "audit"),
 )
 
 

@@ -7,6 +7,7 @@ from django.urls import URLPattern, path
 from hospitium.web.views import (
     admissions,
     appointments,
+    audit,
     auth,
     billing,
     engagement,
@@ -70,4 +71,5 @@ urlpatterns: list[URLPattern] = [
     path("staff/", staff.staff_list, name="web-staff"),
     path("staff/<int:user_id>/", staff.staff_member, name="web-staff-member"),
     path("staff/<int:user_id>/remove/", staff.staff_member_remove, name="web-staff-remove"),
+    path("audit/", audit.audit_log, name="web-audit"),
 ]
