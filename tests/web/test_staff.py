@@ -56,7 +56,7 @@ def test_errors_are_shown_beside_the_field(
     hospital_a: Hospital, admin_a: User, body: dict[str, Any], message: str
 ) -> None:
     response = client_for(hospital_a, admin_a).post("/staff/", body)
-    assert response.status_code == 400
+    assert response.status_code == 200
     page = response.content.decode()
     assert message in page
     assert 'class="error-summary"' in page
@@ -72,7 +72,8 @@ def test_an_admin_sets_roles_and_removes_a_member(
     assert "Roles of doctor@alpha.example.test saved." in saved.content.decode()
     assert roles(doctor_a, hospital_a) == {"doctor", "nurse"}
     none = client.post(f"/staff/{doctor_a.pk}/", {"roles": []})
-    assert none.status_code == 400
+    assert none.status_code == 200
+    assert "error-summary" in none.content.decode()
     assert roles(doctor_a, hospital_a) == {"doctor", "nurse"}
     removed = client.post(f"/staff/{doctor_a.pk}/remove/", follow=True)
     assert "removed from the staff" in removed.content.decode()
@@ -86,7 +87,7 @@ def test_the_last_admin_is_told_why_they_cannot_leave(hospital_a: Hospital, admi
         client.post(f"/staff/{admin_a.pk}/remove/"),
         client.post(f"/staff/{admin_a.pk}/", {"roles": ["doctor"]}),
     ):
-        assert response.status_code == 400
+        assert response.status_code == 200
         assert "A hospital keeps at least one administrator." in response.content.decode()
     assert roles(admin_a, hospital_a) == {"admin"}
 

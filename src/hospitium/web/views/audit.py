@@ -113,5 +113,4 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "older": older,
             "paged": bool(request.GET.get("before")),
         },
-        status=400 if form.errors else 200,
     )

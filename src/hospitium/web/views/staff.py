@@ -99,7 +99,6 @@ def staff_list(request: HttpRequest) -> HttpResponse:
         request,
         "web/staff_list.html",
         {"members": members, "form": form, "role_labels": dict(Role.choices)},
-        status=400 if form.errors else 200,
     )
 
 
@@ -141,7 +140,6 @@ def staff_member(request: HttpRequest, user_id: int) -> HttpResponse:
         request,
         "web/staff_member.html",
         {"member": member, "form": form, "is_self": member.id == request.user.pk},
-        status=400 if form.errors else 200,
     )
 
 
@@ -166,7 +164,6 @@ def staff_member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
             request,
             "web/staff_member.html",
             {"member": member, "form": form, "is_self": member.id == request.user.pk},
-            status=400,
         )
     messages.success(request, _("%(email)s removed from the staff.") % {"email": member.email})
     return redirect("/staff/")
