@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck browser pytest clean bench
+.PHONY: run test lint typecheck browser pytest clean bench screenshots
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -38,6 +38,10 @@ pytest: $(STAMP) browser
 	$(BIN)/python -m tests.run_postgres
 
 test: lint typecheck pytest
+
+# The README's screenshots (docs/screenshots/*.png), taken by a browser test.
+screenshots: $(STAMP) browser
+	HOSPITIUM_SCREENSHOTS=1 $(BIN)/pytest -q tests/web/test_browser_staff.py -k screenshots
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
