@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from pathlib import Path
 
@@ -19,18 +20,22 @@ from hospitium.tenancy.context import hospital_context
 from hospitium.tenancy.errors import (
     DomainTaken,
     HospitalCodeTaken,
+    HospitalNotActive,
     InvalidDomain,
     InvalidHospitalCode,
     ProvisioningFailed,
     RepairNotNeeded,
 )
-from hospitium.tenancy.models import Domain, Hospital
+from hospitium.tenancy.integrity import integrity_check
+from hospitium.tenancy.models import Domain, Hospital, ProvisioningAttempt
 from hospitium.tenancy.provisioning import (
     hospital_archive,
     hospital_create,
     hospital_repair,
 )
+from hospitium.tenancy.selectors import provisioning_stalled
 from tests import factories
+from tests.conftest import PASSWORD
 from tests.storehelp import existing_stores, on_postgres, raw_execute
 
 pytestmark = pytest.mark.django_db
@@ -413,3 +418,148 @@ def test_a_cloned_schema_keeps_the_template_names_of_constraints_and_indexes(hos
     )
     assert definitions and all(template not in d for (d,) in definitions)
     assert raw_execute("ALPHA", "select count(*) from django_migrations")[0][0] > 0
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def _cut_short_at_admin(monkeypatch, code: str = "CUT") -> Hospital:
+    """What a kill -9 right after the store was made leaves: no clean-up ran."""
+
+    def die_at_admin(name: str) -> None:
+        if name == "admin":
+            raise OSError("killed")
+
+    monkeypatch.setattr(provisioning, "_checkpoint", die_at_admin)
+    monkeypatch.setattr(provisioning, "_undo", lambda attempt, cause: None)
+    with pytest.raises(ProvisioningFailed):
+        hospital_create(
+            code=code,
+            name="Cut Short",
+            domains=[f"{code.lower()}.example.test"],
+            admin_email=f"Boss@{code}.example.test",
+        )
+    monkeypatch.undo()
+    return Hospital.objects.get(code=code)
+
+
+def test_provisioning_records_its_process_and_admin_email_and_forgets_them_when_done(
+    monkeypatch,
+):
+    hospital = _cut_short_at_admin(monkeypatch)
+    attempt = ProvisioningAttempt.objects.get(hospital=hospital)
+    assert (attempt.admin_email, attempt.pid, attempt.step) == (
+        "boss@cut.example.test",
+        os.getpid(),
+        "store created",
+    )
+    assert not ProvisioningAttempt.objects.exclude(hospital=hospital).exists()
+    made = hospital_create(code="WHOLE", name="Whole", domains=["whole.example.test"])
+    assert not ProvisioningAttempt.objects.filter(hospital=made.hospital).exists()
+
+
+def test_a_provisioning_whose_process_is_alive_is_neither_reported_nor_repaired(monkeypatch):
+    hospital = _cut_short_at_admin(monkeypatch)
+    assert provisioning_stalled(hospital) is None
+    assert integrity_check() == []
+    with pytest.raises(RepairNotNeeded, match=f"still in progress \\(process {os.getpid()} on"):
+        hospital_repair(code="CUT")
+
+
+def test_a_provisioning_whose_process_is_gone_is_reported_and_repaired_with_its_admin(
+    monkeypatch,
+):
+    hospital = _cut_short_at_admin(monkeypatch)
+    ProvisioningAttempt.objects.filter(hospital=hospital).update(pid=_dead_pid())
+    [finding] = integrity_check()
+    assert (finding.store, finding.kind) == ("CUT", "provisioning_unfinished")
+    assert "is gone (last step done: store created)" in finding.detail
+    assert "hospitium hospitals repair CUT" in finding.detail
+
+    result = hospital_repair(code="CUT")
+    assert result.action == "finished" and "made boss@cut.example.test its admin" in result.details
+    assert result.admin is not None and result.admin_created
+    assert result.generated_password and result.admin.check_password(result.generated_password)
+    assert Membership.objects.filter(user=result.admin, hospital=hospital, role="admin").exists()
+    hospital.refresh_from_db()
+    assert hospital.status == "active"
+    assert not ProvisioningAttempt.objects.filter(hospital=hospital).exists()
+    assert integrity_check() == []
+
+
+def test_repair_gives_the_new_admin_the_password_asked_for_and_refuses_a_weak_one(monkeypatch):
+    hospital = _cut_short_at_admin(monkeypatch)
+    ProvisioningAttempt.objects.filter(hospital=hospital).update(pid=_dead_pid())
+    with pytest.raises(ValidationFailed, match="too weak"):
+        hospital_repair(code="CUT", admin_password="123")
+    result = hospital_repair(code="CUT", admin_password="a-long-and-fine-password-9")
+    assert result.generated_password is None
+    assert result.admin is not None and result.admin.check_password("a-long-and-fine-password-9")
+
+
+def test_repair_makes_an_existing_user_admin_without_touching_their_password(monkeypatch, outsider):
+    hospital = _cut_short_at_admin(monkeypatch)
+    ProvisioningAttempt.objects.filter(hospital=hospital).update(
+        pid=_dead_pid(), admin_email=outsider.email
+    )
+    result = hospital_repair(code="CUT", admin_password="ignored-for-an-existing-user")
+    assert result.admin == outsider and not result.admin_created
+    assert result.generated_password is None
+    outsider.refresh_from_db()
+    assert outsider.check_password(PASSWORD)
+
+
+def test_a_provisioning_from_another_machine_is_reported_once_it_is_old(monkeypatch):
+    hospital = _cut_short_at_admin(monkeypatch)
+    ProvisioningAttempt.objects.filter(hospital=hospital).update(host="elsewhere")
+    assert integrity_check() == []
+    ProvisioningAttempt.objects.filter(hospital=hospital).update(
+        started_at=timezone.now() - provisioning.STALE_PROVISIONING - dt.timedelta(minutes=1)
+    )
+    [finding] = integrity_check(code="CUT")
+    assert "has been provisioning for 3 minutes" in finding.detail
+
+
+def test_a_failed_hospital_is_reported_by_the_integrity_check(monkeypatch):
+    def fail_at_admin(name: str) -> None:
+        if name == "admin":
+            raise OSError("disk vanished")
+
+    monkeypatch.setattr(provisioning, "_checkpoint", fail_at_admin)
+    monkeypatch.setattr(
+        provisioning, "_remove_store", lambda ref: (_ for _ in ()).throw(OSError("y"))
+    )
+    with pytest.raises(ProvisioningFailed):
+        hospital_create(code="HALF", name="Half", domains=["half.example.test"])
+    monkeypatch.undo()
+    [finding] = integrity_check()
+    assert (finding.store, finding.kind) == ("HALF", "provisioning_unfinished")
+    assert "the hospital is failed" in finding.detail and "disk vanished" in finding.detail
+
+
+def test_of_two_repairs_of_one_hospital_only_one_goes_ahead(monkeypatch):
+    hospital = _cut_short_at_admin(monkeypatch)
+    ProvisioningAttempt.objects.filter(hospital=hospital).update(pid=_dead_pid())
+    # Both repairs read the attempt before either took it over.
+    first, second = (ProvisioningAttempt.objects.get(hospital=hospital) for _ in range(2))
+    provisioning._take_over(hospital, first)
+    with pytest.raises(RepairNotNeeded, match="Another process has just started repairing"):
+        provisioning._take_over(hospital, second)
+
+
+@pytest.mark.parametrize("status", ["provisioning", "failed"])
+def test_an_unfinished_hospital_cannot_be_entered_except_for_maintenance(monkeypatch, status):
+    hospital = _cut_short_at_admin(monkeypatch)
+    Hospital.objects.filter(pk=hospital.pk).update(status=status)
+    hospital.refresh_from_db()
+    with pytest.raises(HospitalNotActive, match="its provisioning has not finished"):
+        hospital_context(hospital)
+    with pytest.raises(HospitalNotActive):
+        hospital_context("CUT")
+    with hospital_context(hospital, maintenance=True):
+        assert Patient.objects.count() == 0

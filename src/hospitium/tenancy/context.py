@@ -9,7 +9,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from hospitium.tenancy.errors import NoHospitalSelected
+from hospitium.tenancy.errors import HospitalNotActive, NoHospitalSelected
 
 if TYPE_CHECKING:
     from hospitium.tenancy.models import Hospital
@@ -48,6 +48,10 @@ class HospitalRef:
         return replace(self, maintenance=True)
 
 
+#: Statuses of a hospital whose provisioning has not finished: its store may be missing, half
+#: made or without an admin, so nothing but platform maintenance may use it.
+UNFINISHED = frozenset({"provisioning", "failed"})
+
 _current: ContextVar[HospitalRef | None] = ContextVar("hospitium_hospital", default=None)
 
 
@@ -83,6 +87,10 @@ class hospital_context:
 
     A class rather than a ``@contextmanager`` generator: every hospital request enters one,
     and the generator's machinery cost more than the binding itself. Single use, like those.
+
+    Raises HospitalNotActive for a hospital whose provisioning has not finished, unless for
+    ``maintenance``: the request middleware refuses those first, this holds for every other
+    way in (tasks, commands, scripts).
     """
 
     __slots__ = ("_token", "ref")
@@ -91,6 +99,10 @@ class hospital_context:
         self, hospital: Hospital | HospitalRef | str, *, maintenance: bool = False
     ) -> None:
         ref = hospital if isinstance(hospital, HospitalRef) else as_ref(hospital)
+        if ref.status in UNFINISHED and not maintenance:
+            raise HospitalNotActive(
+                f"Hospital {ref.code} is not available: its provisioning has not finished."
+            )
         self.ref = ref.for_maintenance() if maintenance else ref
         self._token: Token[HospitalRef | None] | None = None
 

@@ -1,5 +1,6 @@
 """Integrity across stores: cross-store references' on-delete policies, enforced over every
-hospital, and a check that finds orphans and foreign-key violations in every store."""
+hospital, and a check that finds orphans and foreign-key violations in every store, and
+hospitals whose provisioning stopped part-way."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ _deleting: ContextVar[bool] = ContextVar("hospitium_platform_delete", default=Fa
 @dataclass(frozen=True)
 class Finding:
     store: str  # a hospital code, or "platform"
-    #: "orphaned_reference", "foreign_key_violation", "store_unavailable" or "check_failed"
+    #: "orphaned_reference", "foreign_key_violation", "store_unavailable", "check_failed" or
+    #: "provisioning_unfinished"
     kind: str
     table: str
     row: str
@@ -39,8 +41,42 @@ class Finding:
 def _live_hospitals(code: str | None = None) -> list[Hospital]:
     qs = Hospital.objects.filter(status__in=[Hospital.Status.ACTIVE, Hospital.Status.ARCHIVED])
     if code is not None:
-        qs = Hospital.objects.filter(code=code.strip().upper())
+        qs = qs.filter(code=code.strip().upper())
     return list(qs.order_by("code"))
+
+
+def _unfinished_provisioning(code: str | None = None) -> list[Finding]:
+    """A finding for each hospital whose provisioning stopped part-way and will not finish by
+    itself (``selectors.provisioning_stalled``); one still being made is not a problem."""
+    from hospitium.tenancy.models import ProvisioningAttempt
+    from hospitium.tenancy.selectors import provisioning_stalled
+
+    qs = Hospital.objects.filter(
+        status__in=[Hospital.Status.PROVISIONING, Hospital.Status.FAILED]
+    ).select_related("provisioning_attempt")
+    if code is not None:
+        qs = qs.filter(code=code.strip().upper())
+    findings: list[Finding] = []
+    for hospital in qs.order_by("code"):
+        try:
+            attempt: ProvisioningAttempt | None = hospital.provisioning_attempt
+        except ProvisioningAttempt.DoesNotExist:
+            attempt = None
+        reason = provisioning_stalled(hospital, attempt)
+        if reason is None:
+            continue
+        findings.append(
+            Finding(
+                hospital.code,
+                "provisioning_unfinished",
+                Hospital._meta.db_table,
+                str(hospital.pk),
+                f"the hospital is {hospital.status} and serves nothing: {reason}. Run "
+                f"`hospitium hospitals repair {hospital.code}` to finish it (its admin "
+                "included), or add --clean to remove it.",
+            )
+        )
+    return findings
 
 
 def _hospital_refs(
@@ -80,6 +116,7 @@ def integrity_check(*, code: str | None = None) -> list[Finding]:
         from hospitium.tenancy.selectors import hospital_get
 
         hospital_get(code)
+    findings += _unfinished_provisioning(code)
     refs = _hospital_refs()
     for hospital in _live_hospitals(code):
         try:

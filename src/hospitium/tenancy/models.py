@@ -71,6 +71,32 @@ class Hospital(models.Model):
         )
 
 
+class ProvisioningAttempt(models.Model):
+    """A hospital's provisioning that has not finished: what ``repair`` needs to finish it, and
+    which process is at work on it.
+
+    Written in the transaction that records the hospital, deleted in the one that makes it
+    active, so a row here means provisioning is under way or was cut short (a kill -9, a lost
+    machine). The process is kept as host name and pid so that a crash on this machine is told
+    from a slow provisioning at once (``tenancy.selectors.provisioning_stalled``).
+    """
+
+    hospital = models.OneToOneField(
+        Hospital, on_delete=models.CASCADE, related_name="provisioning_attempt"
+    )
+    #: The first admin's email, so that repair can add the admin; never the password.
+    admin_email = models.CharField(max_length=254, blank=True, default="")
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    #: The last step that completed: "recorded" or "store created".
+    step = models.CharField(max_length=32)
+    #: When the process named above started on this hospital (creation, or a repair).
+    started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"provisioning of {self.hospital_id} by {self.host}:{self.pid} ({self.step})"
+
+
 class Domain(models.Model):
     """A host name a hospital answers on; unique across the platform, one primary per hospital."""
 

@@ -4,16 +4,24 @@ archive (read-only) and repair (finish or clean up an attempt that did not compl
 Provisioning spans a file and the platform store, which no single transaction covers. So each
 step records what it made, and a failure at any step removes exactly that; only when the clean-up
 itself fails is the hospital left ``failed``, with the reason, for ``repair``.
+
+A process killed part-way (kill -9, a lost machine) cleans up nothing: its hospital stays
+``provisioning``, with the ``ProvisioningAttempt`` written with the hospital row — the process
+at work and the first admin's email. ``selectors.provisioning_stalled`` tells such a hospital
+from one still being made, ``integrity check`` and ``hospitals list`` name it, and ``repair``
+finishes it, its admin included, or removes it. Until then it serves nothing: the middleware and
+``hospital_context`` refuse every hospital that is not active or archived.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.apps import apps
 from django.conf import settings
@@ -26,6 +34,7 @@ from django.utils import timezone
 from hospitium.accounts.models import Membership, Role, User, normalize_email
 from hospitium.core.currencies import default_currency, validate_currency
 from hospitium.core.errors import ValidationFailed
+from hospitium.core.processes import pause_for_tests
 from hospitium.tenancy import stores
 from hospitium.tenancy.context import HospitalRef, hospital_context
 from hospitium.tenancy.errors import (
@@ -38,15 +47,20 @@ from hospitium.tenancy.errors import (
 )
 from hospitium.tenancy.fingerprint import hospital_fingerprint
 from hospitium.tenancy.integrity import unguarded_platform_delete
-from hospitium.tenancy.models import Domain, Hospital
-from hospitium.tenancy.selectors import forget_cached_hospitals, hospital_get
+from hospitium.tenancy.models import Domain, Hospital, ProvisioningAttempt
+from hospitium.tenancy.selectors import (
+    STALE_PROVISIONING,
+    forget_cached_hospitals,
+    hospital_get,
+    provisioning_stalled,
+)
 
 logger = logging.getLogger(__name__)
 
 CODE_PATTERN = re.compile(r"[A-Z0-9_]{2,32}")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-#: A hospital still provisioning after this long is presumed abandoned (its process died).
-STALE_PROVISIONING = timedelta(minutes=2)
+
+__all__ = ["STALE_PROVISIONING", "hospital_archive", "hospital_create", "hospital_repair"]
 
 
 @dataclass
@@ -82,7 +96,10 @@ class _Attempt:
 
 
 def _checkpoint(step: str) -> None:
-    """A named point between provisioning steps. Tests replace it to inject a failure."""
+    """A named point between provisioning steps. Tests replace it to inject a failure, or (in a
+    subprocess under test settings) pause there to be killed: HOSPITIUM_TEST_PAUSE_AT=before_<step>.
+    """
+    pause_for_tests(f"before_{step}")
 
 
 def validate_code(code: str) -> str:
@@ -142,9 +159,17 @@ def validate_new_hospital(
                 f"Domain {host} is given twice.", fields={"domains": [f"{host} is given twice."]}
             )
         hosts.append(host)
-    if Hospital.objects.filter(code=code).exists():
+    taken = Hospital.objects.filter(code=code).first()
+    if taken is not None:
+        unfinished = (
+            f" by a hospital whose provisioning did not finish: run `hospitium hospitals repair "
+            f"{code}` to finish it, or add --clean to remove it"
+            if taken.status in (Hospital.Status.PROVISIONING, Hospital.Status.FAILED)
+            else ""
+        )
         raise HospitalCodeTaken(
-            f"Hospital code {code} is already taken.", fields={"code": ["Already taken."]}
+            f"Hospital code {code} is already taken{unfinished}.",
+            fields={"code": ["Already taken."]},
         )
     holders = dict(
         Domain.objects.filter(host__in=hosts).values_list("host", "hospital__code").order_by("host")
@@ -224,6 +249,7 @@ def hospital_create(
             hospital.status = Hospital.Status.ACTIVE
             hospital.migration_fingerprint = hospital_fingerprint()
             hospital.save(update_fields=["status", "migration_fingerprint", "updated_at"])
+            ProvisioningAttempt.objects.filter(hospital=hospital).delete()
     except BaseException as exc:
         _undo(attempt, exc)
         if isinstance(exc, HospitalCodeTaken | DomainTaken | ProvisioningFailed):
@@ -261,6 +287,14 @@ def _record(new: NewHospital, attempt: _Attempt) -> Hospital:
                 Domain(hospital=hospital, host=host, is_primary=index == 0)
                 for index, host in enumerate(new.hosts)
             )
+            ProvisioningAttempt.objects.create(
+                hospital=hospital,
+                admin_email=new.admin_email or "",
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                step="recorded",
+                started_at=timezone.now(),
+            )
     except IntegrityError as exc:
         # Another process won a race between validation and insert: say who holds what.
         if Hospital.objects.filter(code=new.code).exists():
@@ -288,6 +322,7 @@ def _clone_store(hospital: Hospital, attempt: _Attempt) -> None:
             f"({hospital.store_name}); move it away, then try again."
         ) from None
     attempt.steps.append("store")
+    ProvisioningAttempt.objects.filter(hospital_id=hospital.pk).update(step="store created")
 
 
 def _set_up_store(hospital: Hospital, new: NewHospital, attempt: _Attempt) -> None:
@@ -369,26 +404,60 @@ class RepairResult:
     code: str
     action: str  # "finished" or "removed"
     details: list[str] = field(default_factory=list)
+    #: The first admin, when repair added it (the email recorded when provisioning started).
+    admin: User | None = None
+    admin_created: bool = False
+    #: Set only when repair generated the new admin's password: show it once, then forget it.
+    generated_password: str | None = None
 
 
-def hospital_repair(*, code: str, clean: bool = False, force: bool = False) -> RepairResult:
+def hospital_repair(
+    *,
+    code: str,
+    clean: bool = False,
+    force: bool = False,
+    admin_password: str | None = None,
+) -> RepairResult:
     """Finish (default) or remove (``clean``) a hospital whose provisioning did not complete.
 
-    Raises HospitalNotFound, or RepairNotNeeded for a hospital that is active or archived, or
-    that is still provisioning recently (another process may be at work; ``force`` overrides).
+    Finishing creates or migrates the store, adds the first admin whose email provisioning
+    recorded (a new user gets ``admin_password``, or a generated one returned once in the
+    result; an existing user keeps theirs) and marks the hospital active.
+
+    Raises HospitalNotFound; RepairNotNeeded for a hospital that is active or archived, or that
+    another process may still be provisioning or repairing (``force`` overrides the first);
+    ValidationFailed for a weak ``admin_password``.
     """
     hospital = hospital_get(code)
     if hospital.status not in (Hospital.Status.FAILED, Hospital.Status.PROVISIONING):
         raise RepairNotNeeded(f"Hospital {hospital.code} is {hospital.status}; nothing to repair.")
+    attempt = ProvisioningAttempt.objects.filter(hospital=hospital).first()
     if (
         hospital.status == Hospital.Status.PROVISIONING
         and not force
-        and timezone.now() - hospital.updated_at < STALE_PROVISIONING
+        and provisioning_stalled(hospital, attempt) is None
     ):
+        who = f" (process {attempt.pid} on {attempt.host})" if attempt is not None else ""
         raise RepairNotNeeded(
-            f"Hospital {hospital.code} started provisioning moments ago and may still be in "
-            "progress; try again in two minutes, or pass --force."
+            f"Hospital {hospital.code} started provisioning moments ago and is still in "
+            f"progress{who}; try again when that process has stopped (or in two minutes), "
+            "or pass --force."
         )
+    admin_email = attempt.admin_email if attempt is not None else ""
+    if admin_password is not None and not clean and admin_email:
+        _check_password(admin_email, admin_password)
+    attempt = _take_over(hospital, attempt)
+    try:
+        return _repair(hospital, admin_email, admin_password, clean=clean)
+    except BaseException:
+        # Let the next repair go ahead at once rather than wait for this process to end.
+        ProvisioningAttempt.objects.filter(pk=attempt.pk).update(pid=0)
+        raise
+
+
+def _repair(
+    hospital: Hospital, admin_email: str, admin_password: str | None, *, clean: bool
+) -> RepairResult:
     result = RepairResult(code=hospital.code, action="removed" if clean else "finished")
     ref = hospital.as_ref()
     if clean:
@@ -415,12 +484,70 @@ def hospital_repair(*, code: str, clean: bool = False, force: bool = False) -> R
             domains[0].is_primary = True
             domains[0].save(update_fields=["is_primary"])
             result.details.append(f"made {domains[0].host} the primary domain")
+        if admin_email:
+            _repair_admin(admin_email, admin_password, hospital, result)
         hospital.status = Hospital.Status.ACTIVE
         hospital.status_reason = ""
         hospital.migration_fingerprint = hospital_fingerprint()
         hospital.save(
             update_fields=["status", "status_reason", "migration_fingerprint", "updated_at"]
         )
+        ProvisioningAttempt.objects.filter(hospital=hospital).delete()
     result.details.append("marked the hospital active")
     forget_cached_hospitals()
     return result
+
+
+def _take_over(hospital: Hospital, attempt: ProvisioningAttempt | None) -> ProvisioningAttempt:
+    """Record this process as the one at work on the hospital, so that a second repair started
+    meanwhile is refused (it sees a live process), and a repair killed in its turn is found.
+
+    A compare-and-set on the previous owner: of two repairs that read the same attempt, one
+    wins. Raises RepairNotNeeded for the other.
+    """
+    mine = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": timezone.now()}
+    if attempt is None:  # a hospital recorded before attempts were kept
+        attempt, created = ProvisioningAttempt.objects.get_or_create(
+            hospital=hospital, defaults={**mine, "step": "recorded"}
+        )
+        if created:
+            return attempt
+    taken = ProvisioningAttempt.objects.filter(
+        pk=attempt.pk, host=attempt.host, pid=attempt.pid, started_at=attempt.started_at
+    ).update(**mine)
+    if not taken:
+        raise RepairNotNeeded(
+            f"Another process has just started repairing hospital {hospital.code}."
+        )
+    attempt.refresh_from_db()
+    return attempt
+
+
+def _check_password(email: str, password: str) -> None:
+    if User.objects.filter(email=email).exists():
+        return  # an existing user keeps their password; nothing to check
+    try:
+        validate_password(password, User(email=email))
+    except DjangoValidationError as exc:
+        raise ValidationFailed(
+            "The admin password is too weak: " + " ".join(exc.messages),
+            fields={"admin_password": list(exc.messages)},
+        ) from None
+
+
+def _repair_admin(
+    email: str, password: str | None, hospital: Hospital, result: RepairResult
+) -> None:
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        chosen = password or secrets.token_urlsafe(12)
+        user = User.objects.create_user(email, chosen)
+        result.admin_created = True
+        if password is None:
+            result.generated_password = chosen
+    _membership, added = Membership.objects.get_or_create(
+        user=user, hospital=hospital, role=Role.ADMIN
+    )
+    result.admin = user
+    if added:
+        result.details.append(f"made {email} its admin")

@@ -3,13 +3,22 @@ platform store's routing generation keeps fresh."""
 
 from __future__ import annotations
 
+import socket
 import time
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
+from hospitium.core.processes import pid_alive
 from hospitium.tenancy.context import HospitalRef
 from hospitium.tenancy.errors import HospitalNotFound
-from hospitium.tenancy.models import Domain, Hospital, RoutingGeneration
+from hospitium.tenancy.models import Domain, Hospital, ProvisioningAttempt, RoutingGeneration
+
+#: A hospital still provisioning after this long is presumed abandoned, even when the process
+#: that provisions it cannot be checked (it ran on another machine). A normal provisioning takes
+#: well under a second; building a new template after a deploy, a few seconds.
+STALE_PROVISIONING = timedelta(minutes=2)
 
 _MISSING = HospitalRef(id=0, code="", name="", status="", server="", store_name="")
 
@@ -159,3 +168,34 @@ def bind_actor(*, user: object, hospital_id: int | None) -> frozenset[str]:
     )
     roles_var.set(roles)
     return roles
+
+
+def provisioning_stalled(
+    hospital: Hospital,
+    attempt: ProvisioningAttempt | None = None,
+    *,
+    now: datetime | None = None,
+) -> str | None:
+    """Why this hospital's provisioning will not finish by itself, or None when it is not
+    provisioning or may still be at work.
+
+    ``failed`` always needs repair. ``provisioning`` is stalled when the process doing it ran on
+    this machine and is gone (found at once), or when it started more than STALE_PROVISIONING
+    ago (a process on another machine, a pid reused since, or a hospital recorded before
+    attempts were kept). ``attempt`` saves a query when the caller has it.
+    """
+    if hospital.status == Hospital.Status.FAILED:
+        return hospital.status_reason or "provisioning failed"
+    if hospital.status != Hospital.Status.PROVISIONING:
+        return None
+    if attempt is None:
+        attempt = ProvisioningAttempt.objects.filter(hospital=hospital).first()
+    now = now or timezone.now()
+    started = attempt.started_at if attempt is not None else hospital.updated_at
+    done = f" (last step done: {attempt.step})" if attempt is not None else ""
+    if attempt is not None and attempt.host == socket.gethostname() and not pid_alive(attempt.pid):
+        return f"the process provisioning it (pid {attempt.pid}) is gone{done}"
+    if now - started >= STALE_PROVISIONING:
+        minutes = int((now - started).total_seconds() // 60)
+        return f"it has been provisioning for {minutes} minutes{done}"
+    return None

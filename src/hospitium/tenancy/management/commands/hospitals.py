@@ -20,7 +20,7 @@ from hospitium.tenancy.backups import hospital_backup, hospital_delete, hospital
 from hospitium.tenancy.migration import hospital_fingerprint
 from hospitium.tenancy.moves import hospital_move
 from hospitium.tenancy.provisioning import hospital_archive, hospital_create, hospital_repair
-from hospitium.tenancy.selectors import hospital_get, hospital_list
+from hospitium.tenancy.selectors import hospital_get, hospital_list, provisioning_stalled
 from hospitium.tenancy.spares import spares_list, spares_refill
 
 
@@ -59,6 +59,11 @@ class Command(BaseCommand):
         )
         repair.add_argument(
             "--force", action="store_true", help="even if provisioning started moments ago"
+        )
+        repair.add_argument(
+            "--admin-password-file",
+            type=Path,
+            help="the password of the admin repair creates (default: one generated and shown once)",
         )
         backup = sub.add_parser("backup", help="back up a hospital's store (online)")
         backup.add_argument("code")
@@ -103,20 +108,24 @@ class Command(BaseCommand):
         except HospitiumError as exc:
             raise CommandError(exc.message, returncode=1) from exc
 
+    @staticmethod
+    def _password_from(password_file: Path | None) -> str | None:
+        if password_file is None:
+            return None
+        try:
+            password = password_file.read_text().splitlines()[0].strip()
+        except (OSError, IndexError) as exc:
+            raise CommandError(
+                f"cannot read a password from {password_file}", returncode=1
+            ) from exc
+        if not password:
+            raise CommandError(f"{password_file} holds an empty password", returncode=1)
+        return password
+
     def do_create(self, options: dict[str, Any]) -> None:
-        password: str | None = None
-        password_file: Path | None = options["admin_password_file"]
-        if password_file is not None:
-            if options["admin_email"] is None:
-                raise CommandError("--admin-password-file needs --admin-email", returncode=1)
-            try:
-                password = password_file.read_text().splitlines()[0].strip()
-            except (OSError, IndexError) as exc:
-                raise CommandError(
-                    f"cannot read a password from {password_file}", returncode=1
-                ) from exc
-            if not password:
-                raise CommandError(f"{password_file} holds an empty password", returncode=1)
+        if options["admin_password_file"] is not None and options["admin_email"] is None:
+            raise CommandError("--admin-password-file needs --admin-email", returncode=1)
+        password = self._password_from(options["admin_password_file"])
         result = hospital_create(
             code=options["code"],
             name=options["name"],
@@ -143,6 +152,8 @@ class Command(BaseCommand):
                 "name": h.name,
                 "status": h.status,
                 "status_reason": h.status_reason,
+                # Why a provisioning hospital needs `repair` (null when it needs nothing).
+                "needs_repair": provisioning_stalled(h),
                 "domains": [d.host for d in h.domains.all()],
                 "placement": {"server": h.server or "embedded", "store": h.store_name},
                 "migration_state": "current"
@@ -166,6 +177,12 @@ class Command(BaseCommand):
                 f"{row['code']:<16} {row['status']:<13} {row['migration_state']:<10} "
                 f"{domains[0] if domains else '-':<32} {row['name']}"
             )
+        for row in rows:
+            if row["needs_repair"]:
+                self.stdout.write(
+                    f"{row['code']}: provisioning did not finish ({row['needs_repair']}); "
+                    f"`hospitium hospitals repair {row['code']}` finishes it, --clean removes it"
+                )
 
     def do_archive(self, options: dict[str, Any]) -> None:
         hospital = hospital_archive(code=options["code"])
@@ -173,11 +190,19 @@ class Command(BaseCommand):
 
     def do_repair(self, options: dict[str, Any]) -> None:
         result = hospital_repair(
-            code=options["code"], clean=options["clean"], force=options["force"]
+            code=options["code"],
+            clean=options["clean"],
+            force=options["force"],
+            admin_password=self._password_from(options["admin_password_file"]),
         )
         self.stdout.write(f"hospital {result.code}: {result.action}")
         for detail in result.details:
             self.stdout.write(f"  {detail}")
+        if result.admin is not None:
+            note = "new user" if result.admin_created else "existing user, password unchanged"
+            self.stdout.write(f"admin: {result.admin.email} ({note})")
+        if result.generated_password:
+            self.stdout.write(f"admin password: {result.generated_password}")
 
     def do_backup(self, options: dict[str, Any]) -> None:
         backup = hospital_backup(code=options["code"], target=options["target"])
