@@ -1,5 +1,9 @@
 """`hospitium run`: migrate, set up demo hospitals if there are none, serve the web app (gunicorn)
-and the background worker (Huey) until interrupted."""
+and the background worker (Huey) until interrupted.
+
+The two servers are children that die with this command, however it ends (kill -9 included:
+``core.processes.die_with_parent``), and a start over a port that something still holds says
+what holds it instead of gunicorn's "address in use" retries."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hospitium.core.demo import Login, read_credentials, setup_demo
+from hospitium.core.processes import bound_to_parent, port_free, port_holders
 from hospitium.tenancy.migration import fleet_migrate
 from hospitium.tenancy.models import Hospital
 
@@ -52,6 +57,7 @@ class Command(BaseCommand):
         host, port = options["host"], options["port"]
         if not 0 < port < 65536:
             raise CommandError(f"--port must be between 1 and 65535; got {port}")
+        _refuse_a_held_port(host, port)
         result = fleet_migrate(progress=sys.stderr.isatty())
         self.stdout.write(
             f"migrated: {result.checked} hospitals checked, {result.behind} behind, "
@@ -71,22 +77,29 @@ class Command(BaseCommand):
 
     def _serve(self, host: str, port: int, web_workers: int) -> None:
         web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "hospitium.wsgi:application",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                str(web_workers),
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-            ]
+            bound_to_parent(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "hospitium.wsgi:application",
+                    "--bind",
+                    f"{host}:{port}",
+                    "--workers",
+                    str(web_workers),
+                    "--threads",
+                    "4",
+                    "--access-logfile",
+                    "-",
+                    # Within the 10 s this command waits for its children when it stops.
+                    "--graceful-timeout",
+                    "8",
+                ]
+            )
         )
-        worker = subprocess.Popen([sys.executable, "-m", "hospitium", "run_huey", "--quiet"])
+        worker = subprocess.Popen(
+            bound_to_parent([sys.executable, "-m", "hospitium", "run_huey", "--quiet"])
+        )
         children = [web, worker]
 
         def stop(signum: int, frame: Any) -> None:
@@ -108,3 +121,27 @@ class Command(BaseCommand):
                     child.kill()
         if web.returncode not in (0, -signal.SIGTERM, None):
             raise CommandError(f"the web server stopped with status {web.returncode}")
+
+
+def _refuse_a_held_port(host: str, port: int) -> None:
+    """Raise CommandError naming what holds host:port, if anything does."""
+    if port_free(host, port):
+        return
+    holders = port_holders(port)
+    if not holders:
+        raise CommandError(
+            f"Port {port} on {host} is already in use, by a process this user cannot see. "
+            "Stop it, or choose another --port."
+        )
+    ours = [pid for pid, command in holders if "hospitium" in command]
+    named = "; ".join(f"pid {pid}: {command[:160]}" for pid, command in holders)
+    if ours:
+        raise CommandError(
+            f"Port {port} on {host} is held by a Hospitium server left running by an earlier "
+            f"start ({named}). Stop it (kill {' '.join(map(str, ours))}), or choose another "
+            "--port."
+        )
+    raise CommandError(
+        f"Port {port} on {host} is already in use ({named}). Stop that program, or choose "
+        "another --port."
+    )
