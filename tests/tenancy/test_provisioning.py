@@ -13,6 +13,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from hospitium.accounts.models import Membership, Role, User
+from hospitium.core.currencies import default_currency
 from hospitium.core.errors import ValidationFailed
 from hospitium.patients.models import Patient
 from hospitium.tenancy import migration, provisioning, stores
@@ -453,10 +454,11 @@ def test_provisioning_records_its_process_and_admin_email_and_forgets_them_when_
 ):
     hospital = _cut_short_at_admin(monkeypatch)
     attempt = ProvisioningAttempt.objects.get(hospital=hospital)
-    assert (attempt.admin_email, attempt.pid, attempt.step) == (
+    assert (attempt.admin_email, attempt.currency, attempt.pid, attempt.step) == (
         "boss@cut.example.test",
+        default_currency(),
         os.getpid(),
-        "store created",
+        "settings written",
     )
     assert not ProvisioningAttempt.objects.exclude(hospital=hospital).exists()
     made = hospital_create(code="WHOLE", name="Whole", domains=["whole.example.test"])
@@ -478,7 +480,7 @@ def test_a_provisioning_whose_process_is_gone_is_reported_and_repaired_with_its_
     ProvisioningAttempt.objects.filter(hospital=hospital).update(pid=_dead_pid())
     [finding] = integrity_check()
     assert (finding.store, finding.kind) == ("CUT", "provisioning_unfinished")
-    assert "is gone (last step done: store created)" in finding.detail
+    assert "is gone (last step done: settings written)" in finding.detail
     assert "hospitium hospitals repair CUT" in finding.detail
 
     result = hospital_repair(code="CUT")

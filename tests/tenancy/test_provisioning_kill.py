@@ -5,9 +5,11 @@ it. On both stores."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.contrib.auth.hashers import check_password
 
@@ -26,6 +28,8 @@ CREATE = (
     "killed.example.test",
     "--admin-email",
     "Boss@Killed.example.test",
+    "--currency",
+    "GBP",
 )
 ADMIN = "boss@killed.example.test"
 
@@ -41,6 +45,20 @@ def cli(_isolated_home: Path) -> Iterator[Cli]:
 
 def has_store(code: str) -> bool:
     return any(code.lower() in name.lower() for name in storehelp.existing_stores())
+
+
+def currency_of(home: Path, placement: dict[str, str]) -> list[tuple[str]]:
+    """The billing settings' currency in a hospital's store, read behind the code's back."""
+    query = "select currency from billing_billingsettings"
+    if placement["server"] == "embedded":
+        raw = sqlite3.connect(home / "hospitals" / placement["store"])
+        try:
+            return raw.execute(query).fetchall()
+        finally:
+            raw.close()
+    with psycopg.connect(storehelp._server_url(placement["server"]), autocommit=True) as pg:
+        pg.execute(f'SET search_path TO "{placement["store"]}"')
+        return pg.execute(query).fetchall()
 
 
 def killed_at(cli: Cli, point: str) -> None:
@@ -69,7 +87,12 @@ def test_a_kill_before_anything_is_recorded_leaves_nothing(cli):
 
 @pytest.mark.parametrize(
     ("point", "store_made"),
-    [("before_store", False), ("before_admin", True), ("before_activate", True)],
+    [
+        ("before_store", False),
+        ("before_settings", True),
+        ("before_admin", True),
+        ("before_activate", True),
+    ],
 )
 def test_a_killed_provisioning_is_found_and_repair_finishes_it_with_its_admin(
     cli, tmp_path, point, store_made
@@ -103,6 +126,7 @@ def test_a_killed_provisioning_is_found_and_repair_finishes_it_with_its_admin(
     )
     assert cli.json("integrity", "check", returncode=0) == {"ok": True, "findings": []}
     assert has_store("KILLED")
+    assert currency_of(cli.home, row["placement"]) == [("GBP",)]
     [(email, encoded)] = admins(cli, "KILLED")
     assert email == ADMIN and check_password("a-long-and-fine-password-9", encoded)
 

@@ -86,9 +86,11 @@ class ProvisioningAttempt(models.Model):
     )
     #: The first admin's email, so that repair can add the admin; never the password.
     admin_email = models.CharField(max_length=254, blank=True, default="")
+    #: The currency the hospital invoices in, so that repair can write the store's settings.
+    currency = models.CharField(max_length=3, blank=True, default="")
     host = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
-    #: The last step that completed: "recorded" or "store created".
+    #: The last step that completed: "recorded", "store created" or "settings written".
     step = models.CharField(max_length=32)
     #: When the process named above started on this hospital (creation, or a repair).
     started_at = models.DateTimeField()

@@ -290,6 +290,7 @@ def _record(new: NewHospital, attempt: _Attempt) -> Hospital:
             ProvisioningAttempt.objects.create(
                 hospital=hospital,
                 admin_email=new.admin_email or "",
+                currency=new.currency,
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 step="recorded",
@@ -332,12 +333,18 @@ def _set_up_store(hospital: Hospital, new: NewHospital, attempt: _Attempt) -> No
     context. This keeps provisioning below the hospital apps (no import of them) while their
     settings live in the hospital's store, beside the data they govern.
     """
-    with hospital_context(hospital.as_ref()):
+    _write_settings(hospital, new)
+    attempt.steps.append("settings")
+    ProvisioningAttempt.objects.filter(hospital_id=hospital.pk).update(step="settings written")
+
+
+def _write_settings(hospital: Hospital, new: NewHospital) -> None:
+    # For maintenance: the hospital is not active yet, and nothing else may enter it.
+    with hospital_context(hospital.as_ref(), maintenance=True):
         for config in apps.get_app_configs():
             setup = getattr(config, "setup_new_hospital", None)
             if setup is not None and config.name in settings.HOSPITAL_APPS:
                 setup(new)
-    attempt.steps.append("settings")
 
 
 def _add_admin(
@@ -448,7 +455,7 @@ def hospital_repair(
         _check_password(admin_email, admin_password)
     attempt = _take_over(hospital, attempt)
     try:
-        return _repair(hospital, admin_email, admin_password, clean=clean)
+        return _repair(hospital, attempt, admin_password, clean=clean)
     except BaseException:
         # Let the next repair go ahead at once rather than wait for this process to end.
         ProvisioningAttempt.objects.filter(pk=attempt.pk).update(pid=0)
@@ -456,7 +463,11 @@ def hospital_repair(
 
 
 def _repair(
-    hospital: Hospital, admin_email: str, admin_password: str | None, *, clean: bool
+    hospital: Hospital,
+    attempt: ProvisioningAttempt,
+    admin_password: str | None,
+    *,
+    clean: bool,
 ) -> RepairResult:
     result = RepairResult(code=hospital.code, action="removed" if clean else "finished")
     ref = hospital.as_ref()
@@ -478,8 +489,24 @@ def _repair(
         stores.close_hospital_connections(hospital.code)
     if applied:
         result.details.append(f"applied {len(applied)} migrations to the store")
+    domains = list(hospital.domains.all())
+    currency = attempt.currency or default_currency()
+    # The hospital apps' settings steps are idempotent: written again, they change nothing.
+    _write_settings(
+        hospital,
+        NewHospital(
+            code=hospital.code,
+            name=hospital.name,
+            hosts=[domain.host for domain in domains],
+            admin_email=attempt.admin_email or None,
+            admin_password=None,
+            currency=currency,
+        ),
+    )
+    stores.close_hospital_connections(hospital.code)
+    result.details.append(f"wrote its settings (currency {currency})")
+    admin_email = attempt.admin_email
     with transaction.atomic(durable=True):
-        domains = list(hospital.domains.all())
         if domains and not any(domain.is_primary for domain in domains):
             domains[0].is_primary = True
             domains[0].save(update_fields=["is_primary"])

@@ -20,6 +20,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("admin_email", models.CharField(blank=True, default="", max_length=254)),
+                ("currency", models.CharField(blank=True, default="", max_length=3)),
                 ("host", models.CharField(max_length=255)),
                 ("pid", models.PositiveIntegerField()),
                 ("step", models.CharField(max_length=32)),
