@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from tqdm import tqdm
 
+from hospitium.core.processes import die_with_parent
 from hospitium.tenancy import stores
 from hospitium.tenancy.context import HospitalRef
 from hospitium.tenancy.fingerprint import apply_hospital_migrations, hospital_fingerprint
@@ -103,6 +105,10 @@ class FleetMigration:
 
 
 def _child_init() -> None:
+    # A worker must not outlive a fleet migration killed with kill -9: left alone it would go on
+    # migrating while a rerun migrates the same stores. Killed, the migration it was in rolls
+    # back (each runs in one transaction), and the rerun finds that store behind as before.
+    die_with_parent(os.getppid(), signal.SIGKILL)
     # A forked child must never use the parent's open connections (SQLite forbids carrying a
     # connection across fork, and a psycopg socket has one owner); it opens its own.
     registry.forget_inherited()
