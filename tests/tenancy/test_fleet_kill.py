@@ -85,7 +85,9 @@ def deployed(tmp_path: Path, _isolated_home: Path) -> Iterator[Cli]:
     package.mkdir(parents=True)
     for source in SOURCE.glob("*.py"):
         shutil.copy(source, package / source.name)
-    (package / "0002_note.py").write_text(MIGRATION)
+    # It follows the latest migration, as a real one would (tests/tenancy/test_migration.py).
+    latest = sorted(p.stem for p in SOURCE.glob("0*.py"))[-1]
+    (package / "0002_note.py").write_text(MIGRATION.replace('"0001_initial"', f'"{latest}"'))
     cli = Cli(
         _isolated_home, env={"HOSPITIUM_TEST_MIGRATION_MODULES": json.dumps({"patients": name})}
     )
