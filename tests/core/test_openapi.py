@@ -75,6 +75,8 @@ def test_previews_voids_and_actions_declare_their_real_bodies(schema):
     assert "202" in paths["/api/reports/templates/{id}/generate/"]["post"]["responses"]
     download = paths["/api/reports/generated/{id}/download/"]["get"]["responses"]["200"]
     assert {"application/pdf", "text/csv"} <= set(download["content"])
+    not_ready = paths["/api/reports/generated/{id}/download/"]["get"]["responses"]["409"]
+    assert _json_schema(not_ready) == {"$ref": ENVELOPE}
 
 
 def test_request_bodies_are_json_closed_and_without_read_only_fields(schema):

@@ -30,6 +30,7 @@ from hospitium.audit.services import audit_record
 from hospitium.core.api import OutputSerializer, StrictModelSerializer, StrictSerializer
 from hospitium.core.context import actor_var, client_ip_var, roles_var
 from hospitium.core.errors import NotFound
+from hospitium.core.openapi import ErrorEnvelopeSerializer
 from hospitium.core.resources import UUID_PATTERN
 from hospitium.reports import registry
 from hospitium.reports.configuration import (
@@ -306,7 +307,8 @@ class GeneratedReportViewSet(viewsets.GenericViewSet[Any]):
         )
 
     @extend_schema(
-        responses=REPORT_FILE_RESPONSES,
+        # 409 report_not_ready: the report is still queued or running.
+        responses={**REPORT_FILE_RESPONSES, 409: ErrorEnvelopeSerializer},
         parameters=[
             OpenApiParameter(
                 "signature", str, description="A signed link's token, instead of credentials."
