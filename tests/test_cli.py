@@ -99,7 +99,7 @@ def test_run_migrates_creates_demo_hospitals_serves_and_stops(env, tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         status = 0
         while time.monotonic() < deadline:
             try:
