@@ -82,7 +82,12 @@ def patients(hospital_a):
 
 def _request(format: str = "csv") -> GeneratedReport:
     return report_request(
-        template_key="slow_listing", format=format, include_rows=True, enqueue=False, **PERIOD
+        template_key="slow_listing",
+        format=format,
+        include_rows=True,
+        roles={"admin"},  # patient rows need a role that reads them
+        enqueue=False,
+        **PERIOD,
     )
 
 
