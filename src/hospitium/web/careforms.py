@@ -1,5 +1,5 @@
 """Forms of the appointment and visit pages. Fields are labelled; a service's refusal lands
-beside the field it names (``show_refusal``), so a rule reads the same here as in the API."""
+beside the field it names (``add_service_error``), so a rule reads the same here as in the API."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from hospitium.core.errors import HospitiumError
 from hospitium.encounters.models import Treatment, Visit
+from hospitium.web.forms import AccessibleForm
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -44,28 +44,8 @@ class _Choosing:
         field.choices = choices
 
 
-class CareForm(_Choosing, forms.Form):
-    def full_clean(self) -> None:
-        super().full_clean()
-        self.describe_errors()
-
-    def describe_errors(self) -> None:
-        """Point each invalid field at its message, so a screen reader reads them together."""
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs["aria-describedby"] = f"{self[name].auto_id}_error"
-
-    def show_refusal(self, exc: HospitiumError, *, aliases: dict[str, str] | None = None) -> None:
-        """A service's refusal: each message beside the field it names, the rest on top."""
-        placed = False
-        for name, messages in exc.fields.items():
-            name = (aliases or {}).get(name, name)
-            for message in messages:
-                self.add_error(name if name in self.fields else None, message)
-                placed = True
-        if not placed:
-            self.add_error(None, exc.message)
-        self.describe_errors()
+class CareForm(_Choosing, AccessibleForm):
+    """A care page's form: the web's accessible form whose choices are set per request."""
 
 
 class DayForm(_Choosing, forms.Form):

@@ -145,7 +145,7 @@ def appointment_book(request: HttpRequest) -> HttpResponse:
                     reason=fields["reason"],
                 )
             except Conflict as exc:
-                form.show_refusal(exc)
+                form.add_service_error(exc)
                 conflict = {
                     "message": exc.message,
                     "slots": appointment_free_slots(
@@ -159,7 +159,7 @@ def appointment_book(request: HttpRequest) -> HttpResponse:
                     "patient_query": fields["patient_query"],
                 }
             except HospitiumError as exc:
-                form.show_refusal(exc)
+                form.add_service_error(exc)
             else:
                 day = timezone.localtime(appointment.starts_at).date().isoformat()
                 return redirect(f"/appointments/?day={day}&practitioner={practitioner.pk}")

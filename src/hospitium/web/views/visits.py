@@ -57,7 +57,7 @@ def visit_new(request: HttpRequest) -> HttpResponse:
                     chief_complaint=fields["chief_complaint"],
                 )
             except HospitiumError as exc:
-                form.show_refusal(exc)
+                form.add_service_error(exc)
             else:
                 return redirect(f"/visits/{visit.pk}/")
     else:
@@ -132,7 +132,7 @@ def visit_diagnosis_add(request: HttpRequest, visit_id: uuid.UUID) -> HttpRespon
                 is_primary=form.cleaned_data["is_primary"],
             )
         except HospitiumError as exc:
-            form.show_refusal(exc)
+            form.add_service_error(exc)
         else:
             return redirect(f"/visits/{visit.pk}/#diagnoses")
     return _visit_page(request, visit, diagnosis_form=form)
@@ -149,7 +149,7 @@ def visit_treatment_add(request: HttpRequest, visit_id: uuid.UUID) -> HttpRespon
         try:
             treatment_add(visit=visit, **form.cleaned_data)
         except HospitiumError as exc:
-            form.show_refusal(exc)
+            form.add_service_error(exc)
         else:
             return redirect(f"/visits/{visit.pk}/#treatments")
     return _visit_page(request, visit, treatment_form=form)
